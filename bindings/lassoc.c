@@ -1,0 +1,581 @@
+/*
+ * lassoc.c -- entry point of the Lua module assoc.core, and the Db.
+ *
+ * luaopen_assoc_core builds the module table: core.null, core.Op (one
+ * userdata per operator, metatable "assoc.Op"), core.error_mt, open, and
+ * the helpers (uuid4, now, JSON, naming).  core.null and the Op values are
+ * kept in the registry so that a second require in the same state returns
+ * the very same values.
+ *
+ * The Db userdata (metatable "assoc.Db") is born closed: the box and its
+ * metatable exist before assoc_open runs, so a failure at any point leaves
+ * only GC-owned state.  close, __gc and __close are one idempotent function.
+ * The Lua logger lives in the Db's user value 1; defined Models in user
+ * value 2 (name -> Model).  The core's trace callback only records (sql, ms)
+ * in C memory; ldb_flush calls the logger after the core call, under
+ * lua_pcall, so no Lua code ever runs inside a core frame and a failing
+ * logger only produces a warning.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lassoc.h"
+
+/* ---- operators --------------------------------------------------------------- */
+
+static const char *const op_names[ASSOC_OP__COUNT] = {
+    NULL,      "eq",      "ne",         "gt",         "gte",
+    "lt",      "lte",     "in",         "notIn",      "like",
+    "notLike", "iLike",   "between",    "notBetween", "is",
+    "not",     "startsWith", "endsWith", "substring", "and",
+    "or"};
+
+const char *lassoc_op_name(int op) {
+  if (op <= 0 || op >= ASSOC_OP__COUNT) return "?";
+  return op_names[op];
+}
+
+void lassoc_push_op(lua_State *L, int op) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_OPS);
+  lua_rawgeti(L, -1, op);
+  lua_remove(L, -2);
+}
+
+static int op_tostring(lua_State *L) {
+  int *p = luaL_checkudata(L, 1, LASSOC_OP);
+  lua_pushfstring(L, "Op.%s", lassoc_op_name(*p));
+  return 1;
+}
+
+static int null_tostring(lua_State *L) {
+  lua_pushliteral(L, "assoc.null");
+  return 1;
+}
+
+/* ---- deferred log -------------------------------------------------------------- */
+
+void ldb_trace(void *ud, const char *sql, double ms) {
+  ldb *box = ud;
+  if (!sql) sql = "";
+  size_t n = strlen(sql) + 1, need = box->loglen + sizeof(double) + n;
+  if (need > box->logcap) {
+    size_t cap = box->logcap ? box->logcap : 256;
+    while (cap < need) cap *= 2;
+    char *p = realloc(box->log, cap);
+    if (!p) {
+      box->logdropped++;
+      return;
+    }
+    box->log = p;
+    box->logcap = cap;
+  }
+  memcpy(box->log + box->loglen, &ms, sizeof ms);
+  memcpy(box->log + box->loglen + sizeof ms, sql, n);
+  box->loglen = need;
+}
+
+/* lua_pcall'ed by ldb_flush: (logger, sql as light userdata, ms). */
+static int flush_call(lua_State *L) {
+  const char *sql = lua_touserdata(L, 2);
+  lua_pushstring(L, sql);
+  lua_replace(L, 2);
+  lua_call(L, 2, 0);
+  return 0;
+}
+
+static void warn_failure(lua_State *L, int errobj) {
+  const char *msg = NULL;
+  if (lua_type(L, errobj) == LUA_TSTRING) msg = lua_tostring(L, errobj);
+  lua_warning(L, "assoc: the logging callback failed: ", 1);
+  lua_warning(L, msg ? msg : "(an error object)", 0);
+}
+
+void ldb_flush(lua_State *L, ldb *box) {
+  if (box->loglen == 0 || box->flushing) return;
+  int top = lua_gettop(L);
+  if (lua_touserdata(L, 1) != box || !lua_checkstack(L, 8)) {
+    box->loglen = 0;
+    return;
+  }
+  if (lua_getiuservalue(L, 1, LDB_UV_LOGGER) != LUA_TFUNCTION) {
+    box->loglen = 0;
+    lua_settop(L, top);
+    return;
+  }
+  int fn = top + 1;
+  box->flushing = 1;
+  size_t off = 0;
+  while (off < box->loglen) { /* the logger may append (nested calls) */
+    double ms;
+    memcpy(&ms, box->log + off, sizeof ms);
+    const char *sql = box->log + off + sizeof ms;
+    off += sizeof ms + strlen(sql) + 1;
+    lua_pushcfunction(L, flush_call);
+    lua_pushvalue(L, fn);
+    lua_pushlightuserdata(L, (void *)sql);
+    lua_pushnumber(L, ms);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+      warn_failure(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  box->loglen = 0;
+  box->flushing = 0;
+  if (box->logdropped) {
+    lua_warning(L, "assoc: log records were dropped (out of memory)", 0);
+    box->logdropped = 0;
+  }
+  if (!box->db) { /* closed by the logger */
+    free(box->log);
+    box->log = NULL;
+    box->logcap = 0;
+  }
+  lua_settop(L, top);
+}
+
+/* ---- Db ---------------------------------------------------------------------- */
+
+ldb *ldb_check(lua_State *L, const char *method) {
+  ldb *box = luaL_testudata(L, 1, LASSOC_DB);
+  if (!box)
+    lerr_raise(L, NULL, ASSOC_MISUSE,
+               "db:%s: expected a Db as self (got %s); call it as db:%s(...)",
+               method, luaL_typename(L, 1), method);
+  if (!box->db) lerr_raise(L, NULL, ASSOC_CLOSED, "database is closed");
+  return box;
+}
+
+static int db_close(lua_State *L) {
+  ldb *box = luaL_testudata(L, 1, LASSOC_DB);
+  if (!box)
+    return lerr_raise(L, NULL, ASSOC_MISUSE,
+                      "db:close: expected a Db as self (got %s)",
+                      luaL_typename(L, 1));
+  if (box->db) {
+    assoc_set_trace(box->db, NULL, NULL);
+    assoc_close(box->db);
+    box->db = NULL;
+  }
+  if (!box->flushing) {
+    free(box->log);
+    box->log = NULL;
+    box->logcap = box->loglen = 0;
+  }
+  free(box->err.msg);
+  free(box->err.sql);
+  free(box->err.field);
+  box->err.msg = box->err.sql = box->err.field = NULL;
+  lua_pushnil(L);
+  lua_setiuservalue(L, 1, LDB_UV_LOGGER);
+  return 0;
+}
+
+static int db_isclosed(lua_State *L) {
+  ldb *box = luaL_testudata(L, 1, LASSOC_DB);
+  if (!box)
+    return lerr_raise(L, NULL, ASSOC_MISUSE,
+                      "db:isclosed: expected a Db as self (got %s)",
+                      luaL_typename(L, 1));
+  lua_pushboolean(L, box->db == NULL);
+  return 1;
+}
+
+static int db_tostring(lua_State *L) {
+  ldb *box = luaL_checkudata(L, 1, LASSOC_DB);
+  if (box->db)
+    lua_pushfstring(L, "assoc.Db (%p)", (void *)box);
+  else
+    lua_pushliteral(L, "assoc.Db (closed)");
+  return 1;
+}
+
+static void check_logger(lua_State *L, ldb *box, int idx, const char *who) {
+  int t = lua_type(L, idx);
+  if (t != LUA_TNIL && t != LUA_TFUNCTION &&
+      !(t == LUA_TBOOLEAN && !lua_toboolean(L, idx)))
+    lerr_raise(L, box, ASSOC_MISUSE,
+               "%s: logging must be a function, false or nil (got %s)", who,
+               luaL_typename(L, idx));
+}
+
+/* core.open(path [, opts]) -> Db */
+static int l_open(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TSTRING)
+    return lerr_raise(L, NULL, ASSOC_MISUSE,
+                      "open: path must be a string (got %s)",
+                      luaL_typename(L, 1));
+  const char *path = lua_tostring(L, 1);
+  assoc_open_opts o = {-1, 0};
+  int t = lua_type(L, 2);
+  if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TTABLE)
+    return lerr_raise(L, NULL, ASSOC_MISUSE,
+                      "open: options must be a table (got %s)",
+                      luaL_typename(L, 2));
+  lua_settop(L, 2);
+  if (t == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, 2)) {
+      const char *k =
+          lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+      if (k && strcmp(k, "busyTimeout") == 0) {
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+            lua_tointeger(L, -1) > 0x7fffffff)
+          return lerr_raise(L, NULL, ASSOC_MISUSE,
+                            "open: busyTimeout must be a non-negative "
+                            "integer of milliseconds (got %s)",
+                            luaL_typename(L, -1));
+        o.busy_timeout_ms = (int)lua_tointeger(L, -1);
+      } else if (k && strcmp(k, "cacheSize") == 0) {
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+            lua_tointeger(L, -1) > 100000)
+          return lerr_raise(L, NULL, ASSOC_MISUSE,
+                            "open: cacheSize must be a positive integer "
+                            "(got %s)",
+                            luaL_typename(L, -1));
+        o.cache_size = (int)lua_tointeger(L, -1);
+      } else if (k && strcmp(k, "logging") == 0) {
+        check_logger(L, NULL, -1, "open");
+      } else {
+        return lerr_raise(L, NULL, ASSOC_MISUSE, "open: unknown option '%s'",
+                          k ? k : luaL_typename(L, -2));
+      }
+      lua_pop(L, 1);
+    }
+  }
+  ldb *box = lua_newuserdatauv(L, sizeof *box, LDB_NUV);
+  memset(box, 0, sizeof *box);
+  luaL_setmetatable(L, LASSOC_DB);
+  int self = lua_gettop(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_NULLV);
+  box->null = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_setiuservalue(L, self, LDB_UV_MODELS);
+  int haslog = 0;
+  if (t == LUA_TTABLE && lua_getfield(L, 2, "logging") == LUA_TFUNCTION) {
+    haslog = 1;
+    lua_setiuservalue(L, self, LDB_UV_LOGGER);
+  } else {
+    lua_settop(L, self);
+  }
+  assoc_db *db = NULL;
+  int rc = assoc_open(path, &o, &db);
+  box->db = db;
+  if (rc != ASSOC_OK) {
+    if (!db) return lerr_raise(L, NULL, ASSOC_NOMEM, "not enough memory");
+    lerr_snapshot(box);
+    if (box->err.code != ASSOC_NOMEM) box->err.code = ASSOC_CANTOPEN;
+    assoc_close(db);
+    box->db = NULL;
+    return lerr_raise_snap(L, box, 0);
+  }
+  if (haslog) assoc_set_trace(db, ldb_trace, box);
+  return 1;
+}
+
+static int db_query_exec(lua_State *L, int isquery) {
+  const char *method = isquery ? "query" : "exec";
+  ldb *box = ldb_check(L, method);
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return lerr_raise(L, box, ASSOC_MISUSE,
+                      "db:%s: sql must be a string (got %s)", method,
+                      luaL_typename(L, 2));
+  int pt = lua_type(L, 3);
+  if (pt != LUA_TNIL && pt != LUA_TNONE && pt != LUA_TTABLE)
+    return lerr_raise(L, box, ASSOC_MISUSE,
+                      "db:%s: params must be an array (got %s)", method,
+                      luaL_typename(L, 3));
+  lua_settop(L, 3);
+  lconv c;
+  lconv_init(&c, L, box, NULL, method);
+  int n = 0;
+  assoc_value *params = NULL;
+  if (pt == LUA_TTABLE) {
+    lua_Integer len = (lua_Integer)lua_rawlen(L, 3);
+    lua_Integer nn = len;
+    if (lua_getfield(L, 3, "n") == LUA_TNUMBER && lua_isinteger(L, -1) &&
+        lua_tointeger(L, -1) >= len)
+      nn = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (nn > 32766)
+      return lerr_raise(L, box, ASSOC_MISUSE, "db:%s: too many params",
+                        method);
+    n = (int)nn;
+    params = lconv_alloc(&c, (size_t)(n ? n : 1) * sizeof *params);
+    for (int i = 1; i <= n; i++) {
+      lua_rawgeti(L, 3, i);
+      if (!lv_untyped(&c, -1, &params[i - 1]))
+        return lerr_raise(L, box, ASSOC_MISUSE,
+                          "db:%s: param #%d has unsupported type %s", method,
+                          i, luaL_typename(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  const char *sql = lua_tostring(L, 2);
+  if (isquery) {
+    assoc_rows *rows = NULL;
+    if (assoc_query(box->db, sql, params, n, &rows) != ASSOC_OK)
+      return lerr_raise_core(L, box, 0);
+    lrows_collect(L, box, NULL, rows, 0, 0);
+    ldb_flush(L, box);
+    return 1;
+  }
+  if (assoc_exec(box->db, sql, params, n) != ASSOC_OK)
+    return lerr_raise_core(L, box, 0);
+  ldb_flush(L, box);
+  return 0;
+}
+
+static int db_query(lua_State *L) { return db_query_exec(L, 1); }
+static int db_exec(lua_State *L) { return db_query_exec(L, 0); }
+
+static int db_txn(lua_State *L, const char *method, int (*fn)(assoc_db *)) {
+  ldb *box = ldb_check(L, method);
+  if (fn(box->db) != ASSOC_OK) return lerr_raise_core(L, box, 0);
+  ldb_flush(L, box);
+  return 0;
+}
+
+static int db_begin(lua_State *L) { return db_txn(L, "begin", assoc_begin); }
+static int db_commit(lua_State *L) { return db_txn(L, "commit", assoc_commit); }
+static int db_rollback(lua_State *L) {
+  return db_txn(L, "rollback", assoc_rollback);
+}
+
+static int db_depth(lua_State *L) {
+  ldb *box = ldb_check(L, "depth");
+  lua_pushinteger(L, assoc_txn_depth(box->db));
+  return 1;
+}
+
+static int db_model(lua_State *L) {
+  ldb *box = ldb_check(L, "model");
+  if (lua_type(L, 2) != LUA_TSTRING)
+    return lerr_raise(L, box, ASSOC_MISUSE,
+                      "db:model: name must be a string (got %s)",
+                      luaL_typename(L, 2));
+  lua_settop(L, 2);
+  lua_getiuservalue(L, 1, LDB_UV_MODELS);
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
+  return 1;
+}
+
+static int db_sync(lua_State *L) {
+  ldb *box = ldb_check(L, "sync");
+  int t = lua_type(L, 2);
+  if (t != LUA_TNIL && t != LUA_TNONE && t != LUA_TBOOLEAN)
+    return lerr_raise(L, box, ASSOC_MISUSE,
+                      "db:sync: force must be a boolean (got %s)",
+                      luaL_typename(L, 2));
+  if (assoc_sync(box->db, lua_toboolean(L, 2)) != ASSOC_OK)
+    return lerr_raise_core(L, box, 0);
+  ldb_flush(L, box);
+  return 0;
+}
+
+static int db_drop(lua_State *L) {
+  ldb *box = ldb_check(L, "drop");
+  if (assoc_drop(box->db) != ASSOC_OK) return lerr_raise_core(L, box, 0);
+  ldb_flush(L, box);
+  return 0;
+}
+
+static int db_changes(lua_State *L) {
+  ldb *box = ldb_check(L, "changes");
+  lua_pushinteger(L, (lua_Integer)assoc_changes(box->db));
+  return 1;
+}
+
+static int db_lastrowid(lua_State *L) {
+  ldb *box = ldb_check(L, "lastrowid");
+  lua_pushinteger(L, (lua_Integer)assoc_last_insert_rowid(box->db));
+  return 1;
+}
+
+static int db_cachestats(lua_State *L) {
+  ldb *box = ldb_check(L, "cachestats");
+  assoc_cache_stats s;
+  memset(&s, 0, sizeof s);
+  assoc_cache_stats_get(box->db, &s);
+  lua_createtable(L, 0, 5);
+  lua_pushinteger(L, (lua_Integer)s.hits);
+  lua_setfield(L, -2, "hits");
+  lua_pushinteger(L, (lua_Integer)s.misses);
+  lua_setfield(L, -2, "misses");
+  lua_pushinteger(L, (lua_Integer)s.evictions);
+  lua_setfield(L, -2, "evictions");
+  lua_pushinteger(L, s.size);
+  lua_setfield(L, -2, "size");
+  lua_pushinteger(L, s.capacity);
+  lua_setfield(L, -2, "capacity");
+  return 1;
+}
+
+static int db_setlogger(lua_State *L) {
+  ldb *box = ldb_check(L, "setlogger");
+  check_logger(L, box, 2, "db:setlogger");
+  lua_settop(L, 2);
+  if (lua_type(L, 2) == LUA_TFUNCTION) {
+    lua_setiuservalue(L, 1, LDB_UV_LOGGER);
+    assoc_set_trace(box->db, ldb_trace, box);
+  } else {
+    ldb_flush(L, box); /* pending records go to the old logger */
+    assoc_set_trace(box->db, NULL, NULL);
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, LDB_UV_LOGGER);
+  }
+  return 0;
+}
+
+static const luaL_Reg db_methods[] = {
+    {"close", db_close},       {"isclosed", db_isclosed},
+    {"query", db_query},       {"exec", db_exec},
+    {"begin", db_begin},       {"commit", db_commit},
+    {"rollback", db_rollback}, {"depth", db_depth},
+    {"define", lmodel_define}, {"model", db_model},
+    {"sync", db_sync},         {"drop", db_drop},
+    {"changes", db_changes},   {"lastrowid", db_lastrowid},
+    {"cachestats", db_cachestats}, {"setlogger", db_setlogger},
+    {NULL, NULL}};
+
+/* ---- module functions ------------------------------------------------------------ */
+
+static int l_uuid4(lua_State *L) {
+  char buf[37];
+  assoc_uuid4(buf);
+  lua_pushlstring(L, buf, 36);
+  return 1;
+}
+
+static int l_now(lua_State *L) {
+  char buf[25];
+  assoc_now_iso(buf);
+  lua_pushstring(L, buf);
+  return 1;
+}
+
+typedef int (*namefn)(const char *, char *, size_t);
+
+static int naming(lua_State *L, const char *fname, namefn fn, int camel) {
+  if (lua_type(L, 1) != LUA_TSTRING)
+    return lerr_raise(L, NULL, ASSOC_MISUSE, "%s: expects a string (got %s)",
+                      fname, luaL_typename(L, 1));
+  size_t n;
+  const char *s = lua_tolstring(L, 1, &n);
+  int lower = camel ? lua_toboolean(L, 2) : 0;
+  size_t cap = 2 * n + 64;
+  for (;;) {
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, cap);
+    int r = camel ? assoc_camelize(s, lower, out, cap) : fn(s, out, cap);
+    if (r >= 0) {
+      luaL_pushresultsize(&b, (size_t)r);
+      return 1;
+    }
+    lua_settop(L, 2);
+    if (cap > ((size_t)1 << 28))
+      return lerr_raise(L, NULL, ASSOC_MISUSE, "%s: word too long", fname);
+    cap *= 4;
+  }
+}
+
+static int l_pluralize(lua_State *L) {
+  return naming(L, "pluralize", assoc_pluralize, 0);
+}
+static int l_singularize(lua_State *L) {
+  return naming(L, "singularize", assoc_singularize, 0);
+}
+static int l_camelize(lua_State *L) { return naming(L, "camelize", NULL, 1); }
+static int l_underscore(lua_State *L) {
+  return naming(L, "underscore", assoc_underscore, 0);
+}
+
+static const luaL_Reg core_funcs[] = {
+    {"open", l_open},
+    {"uuid4", l_uuid4},
+    {"now", l_now},
+    {"json_encode", lcore_json_encode},
+    {"json_decode", lcore_json_decode},
+    {"pluralize", l_pluralize},
+    {"singularize", l_singularize},
+    {"camelize", l_camelize},
+    {"underscore", l_underscore},
+    {NULL, NULL}};
+
+int luaopen_assoc_core(lua_State *L) {
+  luaL_checkversion(L);
+  lua_settop(L, 0);
+
+  lerr_open(L); /* 1: error_mt */
+
+  if (luaL_newmetatable(L, LASSOC_DB)) {
+    luaL_newlib(L, db_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, db_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, db_close);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, db_tostring);
+    lua_setfield(L, -2, "__tostring");
+  }
+  lua_pop(L, 1);
+  lmodel_open(L);
+
+  /* core.null */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_NULLV) != LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 1, 0);
+    luaL_newmetatable(L, LASSOC_NULL);
+    lua_pushcfunction(L, null_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "assoc.null");
+    lua_setfield(L, -2, "__name");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, LASSOC_NULLV);
+  }
+  int nullv = lua_gettop(L);
+
+  /* core.Op */
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_OPS) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, ASSOC_OP__COUNT, 0);
+    luaL_newmetatable(L, LASSOC_OP);
+    lua_pushcfunction(L, op_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    for (int op = 1; op < ASSOC_OP__COUNT; op++) {
+      int *p = lua_newuserdatauv(L, sizeof(int), 0);
+      *p = op;
+      luaL_setmetatable(L, LASSOC_OP);
+      lua_rawseti(L, -2, op);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, LASSOC_OPS);
+  }
+  int ops = lua_gettop(L);
+
+  luaL_newlib(L, core_funcs);
+  int mod = lua_gettop(L);
+  lua_pushliteral(L, ASSOC_VERSION);
+  lua_setfield(L, mod, "VERSION");
+  lua_pushvalue(L, nullv);
+  lua_setfield(L, mod, "null");
+  lua_pushvalue(L, 1);
+  lua_setfield(L, mod, "error_mt");
+  lua_createtable(L, 0, ASSOC_OP__COUNT + 4);
+  for (int op = 1; op < ASSOC_OP__COUNT; op++) {
+    lua_rawgeti(L, ops, op);
+    lua_setfield(L, -2, op_names[op]);
+  }
+  static const struct { const char *alias; int op; } aliases[] = {
+      {"and_", ASSOC_OP_AND}, {"or_", ASSOC_OP_OR},
+      {"not_", ASSOC_OP_NOT}, {"in_", ASSOC_OP_IN}};
+  for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+    lua_rawgeti(L, ops, aliases[i].op);
+    lua_setfield(L, -2, aliases[i].alias);
+  }
+  lua_setfield(L, mod, "Op");
+  return 1;
+}

@@ -1,0 +1,396 @@
+/*
+ * assoc.h -- the public C API of the assoc engine.
+ *
+ * assoc is an association-aware ORM engine over SQLite.  This header is the
+ * whole public surface of the C core (the files in core/), which has no Lua
+ * dependency and can be driven from plain C.  The Lua module (assoc.core) is
+ * one client of it; `assoc_openlibs` at the end is the one declaration that
+ * concerns Lua hosts.
+ *
+ * Conventions (SQLite's):
+ *   - Functions return an int code: ASSOC_OK (0) on success, or an error
+ *     code below.  The message of the last failure is kept on the handle:
+ *     assoc_errmsg(db), assoc_errcode(db), assoc_errsql(db).
+ *   - On failure a function leaves its inputs unchanged and writes nothing
+ *     to the database (multi-statement operations roll back their savepoint).
+ *   - Every *_open / *_new has a *_close / *_free that accepts NULL.
+ *   - Strings passed in are copied when they must outlive the call; strings
+ *     handed out are owned by the core and valid as documented.
+ *   - Identifiers (tables, columns) come only from model metadata and are
+ *     always double-quoted; values are always bound as parameters.  No
+ *     string given as a value ever becomes SQL text.
+ *   - SQL is deterministic for the same request, and prepared statements
+ *     are kept in a bounded LRU cache keyed by SQL text.
+ */
+#ifndef ASSOC_H
+#define ASSOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ASSOC_VERSION "0.1.0"
+
+/* ---- result codes ------------------------------------------------------ */
+enum {
+  ASSOC_OK = 0,
+  ASSOC_ERROR = 1,      /* an SQL error reported by SQLite (DatabaseError) */
+  ASSOC_NOMEM = 2,      /* out of memory */
+  ASSOC_CLOSED = 3,     /* the database handle is closed (ConnectionError) */
+  ASSOC_MISUSE = 4,     /* a bad request: unknown attribute, operator or
+                           model, wrong operand count, bad option.  Nothing
+                           was sent to SQLite. */
+  ASSOC_UNIQUE = 5,     /* UNIQUE or PRIMARY KEY constraint failed */
+  ASSOC_FOREIGNKEY = 6, /* FOREIGN KEY constraint failed */
+  ASSOC_NOTNULL = 7,    /* NOT NULL constraint failed */
+  ASSOC_CONSTRAINT = 8, /* any other constraint (CHECK, ...) */
+  ASSOC_BUSY = 9,       /* database is locked past the busy timeout */
+  ASSOC_CANTOPEN = 10,  /* the database file could not be opened */
+  ASSOC_ROW = 100,      /* assoc_rows_next: a row is ready */
+  ASSOC_DONE = 101      /* assoc_rows_next: no more rows */
+};
+
+/* ---- values ------------------------------------------------------------ */
+/* A value crossing the API.  Text and blob pointers are borrowed: a value
+ * passed in must stay valid for the duration of the call; a value handed out
+ * (assoc_rows_value) is valid until the next assoc_rows_next/close. */
+typedef enum assoc_vtype {
+  ASSOC_V_NULL = 0,
+  ASSOC_V_INT = 1,
+  ASSOC_V_REAL = 2,
+  ASSOC_V_TEXT = 3,
+  ASSOC_V_BLOB = 4
+} assoc_vtype;
+
+typedef struct assoc_value {
+  assoc_vtype type;
+  union {
+    int64_t i;
+    double r;
+    struct { const char *p; size_t n; } s; /* TEXT (UTF-8, not NUL-terminated
+                                              necessarily) or BLOB */
+  } u;
+} assoc_value;
+
+/* ---- data types -------------------------------------------------------- */
+/* The logical type of an attribute.  SQLite column types used in DDL:
+ * STRING -> VARCHAR(n) (n = length, default 255), TEXT -> TEXT,
+ * INTEGER -> INTEGER, BIGINT -> BIGINT, FLOAT -> FLOAT, DOUBLE -> DOUBLE
+ * PRECISION, DECIMAL -> DECIMAL, BOOLEAN -> TINYINT(1) (stored 0/1),
+ * DATE -> DATETIME (ISO-8601 UTC text), DATEONLY -> DATE (YYYY-MM-DD text),
+ * JSON -> JSON (text), BLOB -> BLOB, UUID -> UUID (text). */
+typedef enum assoc_type {
+  ASSOC_T_STRING = 0,
+  ASSOC_T_TEXT,
+  ASSOC_T_INTEGER,
+  ASSOC_T_BIGINT,
+  ASSOC_T_FLOAT,
+  ASSOC_T_DOUBLE,
+  ASSOC_T_DECIMAL,
+  ASSOC_T_BOOLEAN,
+  ASSOC_T_DATE,
+  ASSOC_T_DATEONLY,
+  ASSOC_T_JSON,
+  ASSOC_T_BLOB,
+  ASSOC_T_UUID,
+  ASSOC_T__COUNT
+} assoc_type;
+
+/* "STRING", "TEXT", ... ; NULL for an out-of-range value. */
+const char *assoc_type_name(assoc_type t);
+/* The type named `name` (as assoc_type_name spells it), or -1. */
+int assoc_type_from_name(const char *name);
+
+/* ---- connection -------------------------------------------------------- */
+typedef struct assoc_db assoc_db;
+
+typedef struct assoc_open_opts {
+  int busy_timeout_ms; /* < 0: the default, 5000 */
+  int cache_size;      /* prepared statements kept; <= 0: the default, 128 */
+} assoc_open_opts;
+
+/* Opens `path` (a file, created if missing, or ":memory:").  Always stores a
+ * handle in *out unless memory runs out (then *out = NULL, ASSOC_NOMEM);
+ * on any other failure the handle carries the message and must still be
+ * closed.  Every connection runs PRAGMA foreign_keys=ON, turns double-quoted
+ * string literals off (SQLITE_DBCONFIG_DQS_DML/DDL = 0), sets busy_timeout,
+ * and on files journal_mode=WAL and synchronous=NORMAL. */
+int assoc_open(const char *path, const assoc_open_opts *opts, assoc_db **out);
+
+/* Closes the connection, rolling back an open transaction, finalizing every
+ * cached statement and freeing every model.  Accepts NULL.  Any assoc_rows
+ * still open on it become invalid. */
+void assoc_close(assoc_db *db);
+
+int assoc_errcode(const assoc_db *db);
+const char *assoc_errmsg(const assoc_db *db);  /* never NULL */
+const char *assoc_errsql(const assoc_db *db);  /* SQL of the failed statement
+                                                  or NULL */
+/* After ASSOC_UNIQUE or ASSOC_NOTNULL on a model's table: the attribute
+ * name(s) involved, comma-separated ("email" or "userId,projectId"), else
+ * NULL.  assoc_errmsg then reads "User.email must be unique" /
+ * "User.name cannot be null". */
+const char *assoc_errfield(const assoc_db *db);
+
+/* Called once per executed statement, when it has finished (stepped to the
+ * end, failed, or its rows were closed), with the SQL text (placeholders,
+ * never values) and the wall time in milliseconds.  NULL turns it off. */
+typedef void (*assoc_trace_fn)(void *ud, const char *sql, double ms);
+void assoc_set_trace(assoc_db *db, assoc_trace_fn fn, void *ud);
+
+int64_t assoc_changes(const assoc_db *db);
+int64_t assoc_last_insert_rowid(const assoc_db *db);
+
+/* Statement cache figures, for tests and benchmarks. */
+typedef struct assoc_cache_stats {
+  int64_t hits, misses, evictions;
+  int size, capacity;
+} assoc_cache_stats;
+void assoc_cache_stats_get(const assoc_db *db, assoc_cache_stats *out);
+
+/* ---- transactions ------------------------------------------------------ */
+/* assoc_begin opens a transaction (BEGIN IMMEDIATE) or, inside one, a
+ * SAVEPOINT; commit releases the innermost level (COMMIT at depth 1);
+ * rollback rolls back the innermost level.  Depth 0 = autocommit. */
+int assoc_begin(assoc_db *db);
+int assoc_commit(assoc_db *db);
+int assoc_rollback(assoc_db *db);
+int assoc_txn_depth(const assoc_db *db);
+
+/* ---- rows ---------------------------------------------------------------- */
+/* A running statement.  Owned by the db: close it with assoc_rows_close
+ * (which returns its statement to the cache) before starting another
+ * statement with the same SQL.  assoc_close invalidates it. */
+typedef struct assoc_rows assoc_rows;
+
+/* ASSOC_ROW, ASSOC_DONE, or an error code (message on the db). */
+int assoc_rows_next(assoc_rows *rows);
+int assoc_rows_ncols(const assoc_rows *rows);
+const char *assoc_rows_colname(const assoc_rows *rows, int col);
+/* For model queries: the attribute index of column `col`, else -1. */
+int assoc_rows_attr(const assoc_rows *rows, int col);
+/* The value of column `col` of the current row. */
+void assoc_rows_value(const assoc_rows *rows, int col, assoc_value *out);
+void assoc_rows_close(assoc_rows *rows); /* accepts NULL */
+
+/* Raw SQL with positional `?` parameters (always bound).  One statement:
+ * a trailing second statement is refused with ASSOC_MISUSE. */
+int assoc_query(assoc_db *db, const char *sql, const assoc_value *params,
+                int nparams, assoc_rows **out);
+/* Runs a statement that returns no rows we keep (DDL, PRAGMA, ...). */
+int assoc_exec(assoc_db *db, const char *sql, const assoc_value *params,
+               int nparams);
+
+/* ---- models -------------------------------------------------------------- */
+typedef struct assoc_model assoc_model;
+
+enum {
+  ASSOC_ATTR_PK = 1u << 0,
+  ASSOC_ATTR_AUTOINC = 1u << 1,
+  ASSOC_ATTR_NOTNULL = 1u << 2,
+  ASSOC_ATTR_UNIQUE = 1u << 3,
+  ASSOC_ATTR_DEFAULT = 1u << 4, /* dflt holds a DDL DEFAULT literal */
+  ASSOC_ATTR_AUTO = 1u << 5     /* added by the core (id, timestamps) */
+};
+
+typedef struct assoc_attr {
+  const char *name;   /* attribute name as scripts see it */
+  const char *column; /* column name; NULL: name, snake_cased when the model
+                         is underscored */
+  assoc_type type;
+  int length;         /* STRING(n); 0 = 255 */
+  unsigned flags;     /* ASSOC_ATTR_* */
+  assoc_value dflt;   /* with ASSOC_ATTR_DEFAULT */
+} assoc_attr;
+
+enum {
+  ASSOC_MODEL_TIMESTAMPS = 1u << 0, /* createdAt, updatedAt */
+  ASSOC_MODEL_PARANOID = 1u << 1,   /* deletedAt (implies soft delete) */
+  ASSOC_MODEL_UNDERSCORED = 1u << 2 /* snake_case columns and keys */
+};
+
+typedef struct assoc_model_def {
+  const char *name;   /* model name, e.g. "User" */
+  const char *table;  /* NULL: plural of name ("Users"; snake_case plural
+                         "users" when underscored) */
+  const assoc_attr *attrs;
+  int nattrs;
+  unsigned flags;     /* ASSOC_MODEL_* */
+} assoc_model_def;
+
+/* Registers a model.  The core copies everything.  When no attribute is a
+ * primary key it prepends `id INTEGER PRIMARY KEY AUTOINCREMENT`; with
+ * TIMESTAMPS it appends createdAt/updatedAt (DATE, NOT NULL), with PARANOID
+ * deletedAt (DATE, NULL) -- snake_cased columns when UNDERSCORED.  Fails with
+ * ASSOC_MISUSE on a duplicate model name, duplicate attribute or column,
+ * an empty name, or a bad type.  The model lives until assoc_close. */
+int assoc_define(assoc_db *db, const assoc_model_def *def, assoc_model **out);
+
+assoc_model *assoc_model_find(const assoc_db *db, const char *name);
+int assoc_model_count(const assoc_db *db);
+assoc_model *assoc_model_at(const assoc_db *db, int i); /* definition order */
+
+const char *assoc_model_name(const assoc_model *m);
+const char *assoc_model_table(const assoc_model *m);
+unsigned assoc_model_flags(const assoc_model *m);
+int assoc_model_nattrs(const assoc_model *m);
+const assoc_attr *assoc_model_attr(const assoc_model *m, int i);
+/* Index of the attribute called `name`, or -1. */
+int assoc_model_attr_index(const assoc_model *m, const char *name);
+/* Index of the (first) primary key attribute. */
+int assoc_model_pk(const assoc_model *m);
+
+enum { ASSOC_COL_CREATED = 0, ASSOC_COL_UPDATED = 1, ASSOC_COL_DELETED = 2 };
+/* Index of the createdAt / updatedAt / deletedAt attribute, or -1. */
+int assoc_model_special(const assoc_model *m, int which);
+
+/* ---- requests ------------------------------------------------------------ */
+typedef enum assoc_op {
+  ASSOC_OP_EQ = 1,      /* = ?            (NULL value: IS NULL)        */
+  ASSOC_OP_NE,          /* != ?           (NULL value: IS NOT NULL)    */
+  ASSOC_OP_GT, ASSOC_OP_GTE, ASSOC_OP_LT, ASSOC_OP_LTE,
+  ASSOC_OP_IN,          /* IN (?, ...)    0 values: always false       */
+  ASSOC_OP_NOTIN,       /* NOT IN (...)   0 values: always true        */
+  ASSOC_OP_LIKE, ASSOC_OP_NOTLIKE,
+  ASSOC_OP_ILIKE,       /* SQLite: LIKE (ASCII case-insensitive)       */
+  ASSOC_OP_BETWEEN,     /* BETWEEN ? AND ?  (2 values)                 */
+  ASSOC_OP_NOTBETWEEN,
+  ASSOC_OP_IS,          /* IS ?   (NULL, or a boolean as 0/1)          */
+  ASSOC_OP_NOT,         /* leaf: IS NOT ?; group: NOT (kids ANDed)     */
+  ASSOC_OP_STARTSWITH,  /* LIKE ? ESCAPE '\' with the value escaped + % */
+  ASSOC_OP_ENDSWITH,
+  ASSOC_OP_SUBSTRING,
+  ASSOC_OP_AND,         /* group */
+  ASSOC_OP_OR,          /* group */
+  ASSOC_OP__COUNT
+} assoc_op;
+
+const char *assoc_op_name(assoc_op op); /* "eq", "notIn", ... or NULL */
+
+/* A where tree.  A leaf compares attribute `attr` with `values`; a group
+ * (AND, OR, NOT with kids) combines `kids`.  An empty AND is true, an empty
+ * OR false.  Every attribute index and operand count is checked. */
+typedef struct assoc_where {
+  assoc_op op;
+  int attr;                       /* leaf: attribute index; group: -1 */
+  int nvalues;
+  const assoc_value *values;
+  int nkids;
+  const struct assoc_where *kids;
+} assoc_where;
+
+typedef struct assoc_order {
+  int attr;  /* attribute index */
+  int desc;  /* 0: ASC, 1: DESC */
+} assoc_order;
+
+typedef struct assoc_select {
+  const int *attrs; int nattrs;   /* attribute indexes; nattrs == 0: all */
+  const assoc_where *where;       /* NULL: no condition */
+  const assoc_order *order; int norder;
+  int64_t limit;                  /* < 0: none */
+  int64_t offset;                 /* <= 0: none */
+  int with_deleted;               /* paranoid model: 1 = keep soft-deleted */
+} assoc_select;
+
+/* Runs a SELECT on model `m`.  Rows expose assoc_rows_attr. */
+int assoc_find(assoc_db *db, const assoc_model *m, const assoc_select *req,
+               assoc_rows **out);
+/* SELECT count(*) with req's where/with_deleted (attrs, order, limit and
+ * offset are ignored). */
+int assoc_count(assoc_db *db, const assoc_model *m, const assoc_select *req,
+                int64_t *out);
+
+/* INSERT of one row: attrs[i] gets vals[i].  *rowid (may be NULL) receives
+ * the new rowid. */
+int assoc_insert(assoc_db *db, const assoc_model *m, const int *attrs,
+                 const assoc_value *vals, int n, int64_t *rowid);
+/* INSERT of nrows rows with the same columns, vals row-major (nrows * n),
+ * atomically (inside a savepoint) through one cached statement.  rowids
+ * (may be NULL) receives nrows rowids. */
+int assoc_insert_many(assoc_db *db, const assoc_model *m, const int *attrs,
+                      int n, const assoc_value *vals, int nrows,
+                      int64_t *rowids);
+/* UPDATE ... SET attrs = vals WHERE where (NULL: every row).  with_deleted
+ * as in assoc_select.  *changes (may be NULL) receives the row count. */
+int assoc_update(assoc_db *db, const assoc_model *m, const int *attrs,
+                 const assoc_value *vals, int n, const assoc_where *where,
+                 int with_deleted, int64_t *changes);
+/* DELETE FROM ... WHERE where (a hard delete, also on paranoid models). */
+int assoc_delete(assoc_db *db, const assoc_model *m, const assoc_where *where,
+                 int64_t *changes);
+
+/* ---- schema -------------------------------------------------------------- */
+/* Creates every model's table (IF NOT EXISTS) in dependency order; with
+ * force, drops them first (reverse order).  Atomic. */
+int assoc_sync(assoc_db *db, int force);
+/* Drops every model's table (IF EXISTS), dependants first. */
+int assoc_drop(assoc_db *db);
+
+/* ---- SQL building (no database needed; used by the calls above) ---------- */
+/* Built SQL: NUL-terminated text plus the values to bind, in order.  The
+ * builder owns copies of transformed values (LIKE patterns); text/blob
+ * pointers of other binds are borrowed from the request.  Errors are sticky:
+ * the first one is kept in errmsg and the builder returns ASSOC_MISUSE or
+ * ASSOC_NOMEM. */
+typedef struct assoc_sql {
+  char *text;
+  size_t len;
+  assoc_value *binds;
+  int nbinds;
+  int rc;             /* ASSOC_OK or the first error */
+  char errmsg[256];
+  void *priv_;        /* builder-owned storage */
+} assoc_sql;
+
+void assoc_sql_init(assoc_sql *s);
+void assoc_sql_free(assoc_sql *s); /* frees what the builder owns; reusable
+                                      after assoc_sql_init */
+
+int assoc_build_select(const assoc_model *m, const assoc_select *req,
+                       assoc_sql *out);
+int assoc_build_count(const assoc_model *m, const assoc_select *req,
+                      assoc_sql *out);
+int assoc_build_insert(const assoc_model *m, const int *attrs,
+                       const assoc_value *vals, int n, assoc_sql *out);
+int assoc_build_update(const assoc_model *m, const int *attrs,
+                       const assoc_value *vals, int n,
+                       const assoc_where *where, int with_deleted,
+                       assoc_sql *out);
+int assoc_build_delete(const assoc_model *m, const assoc_where *where,
+                       assoc_sql *out);
+int assoc_build_create_table(const assoc_model *m, assoc_sql *out);
+
+/* ---- naming -------------------------------------------------------------- */
+/* English inflection and case conversion (Sequelize's `inflection` rules:
+ * Person/People, Category/Categories, Status/Statuses, ...).  Each writes a
+ * NUL-terminated result into out (capacity cap) and returns its length, or
+ * -1 when it does not fit. */
+int assoc_pluralize(const char *word, char *out, size_t cap);
+int assoc_singularize(const char *word, char *out, size_t cap);
+int assoc_camelize(const char *word, int lower_first, char *out, size_t cap);
+int assoc_underscore(const char *word, char *out, size_t cap);
+
+/* ---- misc ---------------------------------------------------------------- */
+/* A random (version 4) UUID, 36 characters + NUL, from SQLite's PRNG. */
+void assoc_uuid4(char out[37]);
+/* The current UTC time as ISO-8601 with milliseconds,
+ * "2026-11-25T15:19:31.123Z" (24 characters + NUL). */
+void assoc_now_iso(char out[25]);
+
+/* ---- Lua hosts ------------------------------------------------------------ */
+/* Defined by the bindings (libassoc.a / libassoc.so), not by the core:
+ * registers assoc.core and the embedded Lua modules (assoc, assoc.*) in
+ * package.preload so that `require "assoc"` works with no search paths.
+ * Returns 0.  Declared here so a host needs only this header. */
+struct lua_State;
+int assoc_openlibs(struct lua_State *L);
+int luaopen_assoc_core(struct lua_State *L);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ASSOC_H */

@@ -1,0 +1,200 @@
+/*
+ * assoc_int.h -- internal declarations shared by the files of the C core.
+ *
+ * Not installed and not part of the public API (that is assoc.h).  It holds
+ * the layout of the opaque handles (assoc_db, assoc_model, assoc_rows), the
+ * prepared-statement cache, the error helpers every file reports through,
+ * and the few builder entry points the core uses internally.  Internal
+ * names carry the `assoc__` prefix.
+ */
+#ifndef ASSOC_INT_H
+#define ASSOC_INT_H
+
+#include "assoc.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+
+#define ASSOC__DEFAULT_BUSY_MS 5000
+#define ASSOC__DEFAULT_CACHE 128
+#define ASSOC__MAX_WHERE_DEPTH 64
+
+#if defined(__GNUC__)
+#define ASSOC__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define ASSOC__PRINTF(f, a)
+#endif
+
+/* ---- rows and cached statements ------------------------------------------ */
+typedef struct assoc__stmt assoc__stmt;
+
+enum { ASSOC__ROWS_LIVE = 0, ASSOC__ROWS_DONE = 1, ASSOC__ROWS_ERROR = 2 };
+
+/* A running statement.  Embedded in its statement entry, so opening rows
+ * never allocates. */
+struct assoc_rows {
+  assoc_db *db;
+  assoc__stmt *st;
+  const assoc_model *m; /* model query: st->amap maps columns to attrs */
+  int state;            /* ASSOC__ROWS_* */
+  int traced;           /* the trace callback has seen this run */
+  double t0;            /* start (ms, monotonic) when tracing */
+};
+
+/* One prepared statement, cached (in the hash and LRU list) or loose (a
+ * temporary one, or one evicted while busy: finalized when released). */
+struct assoc__stmt {
+  sqlite3_stmt *stmt;
+  assoc__stmt *hnext;        /* hash chain */
+  assoc__stmt *prev, *next;  /* LRU list (cached) or loose list */
+  uint32_t hash;
+  unsigned char busy;        /* handed out and not yet released */
+  unsigned char cached;      /* in the hash/LRU (else loose) */
+  int *amap;                 /* column -> attribute index, ncols entries */
+  int ncols;
+  assoc_rows rows;
+  size_t len;
+  char sql[];                /* the key: SQL text, NUL-terminated */
+};
+
+typedef struct assoc__cache {
+  assoc__stmt **buckets;
+  uint32_t nbuckets;         /* a power of two */
+  assoc__stmt *head, *tail;  /* LRU: head is the most recently used */
+  assoc__stmt *loose;        /* busy statements outside the cache */
+  int size, capacity;
+  int64_t hits, misses, evictions;
+} assoc__cache;
+
+/* Flags of assoc__stmt_get. */
+enum {
+  ASSOC__NOCACHE = 1u << 0,  /* prepare a one-off statement */
+  ASSOC__ONE = 1u << 1       /* refuse a trailing second statement */
+};
+
+/* ---- models -------------------------------------------------------------- */
+/* A foreign-key reference of one column (filled in by associations). */
+typedef struct assoc__ref {
+  char *table;           /* referenced table */
+  char *column;          /* referenced column */
+  const char *on_delete; /* "CASCADE", "SET NULL", ... or NULL */
+  const char *on_update;
+} assoc__ref;
+
+struct assoc_model {
+  assoc_db *db;
+  char *name;
+  char *table;
+  unsigned flags;
+  assoc_attr *attrs;     /* copies: name/column owned, column never NULL */
+  int nattrs;
+  int pk;                /* first primary key attribute */
+  int npk;               /* number of primary key attributes */
+  int special[3];        /* ASSOC_COL_* -> attribute index or -1 */
+  int *hidx;             /* open-addressing index (attr+1, 0 = empty) or NULL */
+  uint32_t hmask;
+  assoc__ref **refs;     /* NULL, or nattrs entries (NULL = no reference) */
+};
+
+/* ---- connection -------------------------------------------------------- */
+struct assoc_db {
+  sqlite3 *sq;             /* NULL once closed / when opening failed */
+  int errcode;
+  char errmsg[512];
+  char *errsql;
+  char *errfield;
+  assoc_trace_fn trace;
+  void *trace_ud;
+  int depth;               /* transaction depth */
+  assoc__cache cache;
+  assoc_model **models;    /* definition order */
+  int nmodels, modelcap;
+  assoc_sql scratch;       /* builder buffers reused by requests */
+  int scratch_busy;
+};
+
+/* ---- errors (db.c) --------------------------------------------------------- */
+/* Each sets the db's error and returns `code` (no-op on a NULL db). */
+int assoc__err(assoc_db *db, int code, const char *fmt, ...) ASSOC__PRINTF(3, 4);
+/* Records SQLite's current error for the failed `sql` (may be NULL); maps
+ * the extended code; names model attributes on UNIQUE/NOT NULL. */
+int assoc__sqlerr(assoc_db *db, int sqlite_rc, const char *sql);
+void assoc__clear_err(assoc_db *db);
+int assoc__map_code(int sqlite_ext_rc);
+
+/* ---- statements (stmtcache.c) ---------------------------------------------- */
+int assoc__cache_init(assoc__cache *c, int capacity);
+/* Finalizes every statement (cached and loose) and frees the cache. */
+void assoc__cache_free(assoc__cache *c);
+/* Hands out a ready statement for `sql` (len bytes), marked busy.  Returns
+ * ASSOC_OK, or an error with the message on db (nothing handed out). */
+int assoc__stmt_get(assoc_db *db, const char *sql, size_t len, unsigned flags,
+                    assoc__stmt **out);
+/* Resets and clears the statement and gives it back (finalizes it when it
+ * is loose).  Accepts NULL. */
+void assoc__stmt_put(assoc_db *db, assoc__stmt *st);
+
+/* ---- running statements (db.c) --------------------------------------------- */
+double assoc__now_ms(void);
+/* Binds n values to st (1-based in order).  transient: copy text/blobs. */
+int assoc__bind(assoc_db *db, assoc__stmt *st, const assoc_value *v, int n,
+                int transient);
+/* Steps st to its end (rows discarded), traces it once.  Does not release
+ * st.  Returns ASSOC_OK or the mapped error. */
+int assoc__run(assoc_db *db, assoc__stmt *st);
+/* Runs one SQL text with binds: get, bind, run, put. */
+int assoc__exec_sql(assoc_db *db, const char *sql, size_t len,
+                    const assoc_value *v, int n, unsigned flags);
+/* Rolls back the innermost transaction level after a failure, keeping the
+ * error that caused it on db.  Returns the kept error code. */
+int assoc__rollback_keep(assoc_db *db);
+/* Turns a busy statement into open rows (model m may be NULL). */
+assoc_rows *assoc__rows_open(assoc_db *db, assoc__stmt *st,
+                             const assoc_model *m);
+
+/* ---- models (model.c) -------------------------------------------------- */
+void assoc__model_free(assoc_model *m);
+/* Model whose table is `table` (exact match), or NULL. */
+const assoc_model *assoc__model_by_table(const assoc_db *db, const char *table,
+                                         size_t len);
+/* Attribute whose column is `col` (n bytes), or -1. */
+int assoc__attr_by_column(const assoc_model *m, const char *col, size_t n);
+/* Model indexes in creation order (dependencies first) into order[]. */
+void assoc__model_order(const assoc_db *db, int *order);
+
+/* ---- SQL building (sqlstr.c, sqlwhere.c, sqlselect.c, sqlwrite.c,
+ *      sqlddl.c) ----------------------------------------------------------- */
+/* The text buffer and bind list of an assoc_sql are sticky: after the
+ * first failure (s->rc != ASSOC_OK) every append is a no-op. */
+/* Empties s for a new statement, keeping its buffers. */
+void assoc__sql_reset(assoc_sql *s);
+void assoc__sql_append(assoc_sql *s, const char *text, size_t n);
+void assoc__sql_appendz(assoc_sql *s, const char *text);
+void assoc__sql_printf(assoc_sql *s, const char *fmt, ...) ASSOC__PRINTF(2, 3);
+/* Appends "ident" (double-quoted, embedded quotes doubled). */
+void assoc__sql_ident(assoc_sql *s, const char *ident);
+/* Appends a bind value (borrowed). */
+void assoc__sql_bind(assoc_sql *s, const assoc_value *v);
+/* Allocates n bytes owned by s (freed on reset/free), or NULL (rc set). */
+char *assoc__sql_own(assoc_sql *s, size_t n);
+/* Records the first error (later ones are ignored); returns s->rc. */
+int assoc__sql_fail(assoc_sql *s, int rc, const char *fmt, ...) ASSOC__PRINTF(3, 4);
+/* Checks a value's type and pointer; 0 when bad. */
+int assoc__value_ok(const assoc_value *v);
+/* Appends " WHERE ..." for w (may be NULL), ANDed after the soft-delete
+ * filter `"deletedAt" IS NULL` when filter_deleted and m is paranoid. */
+void assoc__sql_where(assoc_sql *s, const assoc_model *m, const assoc_where *w,
+                      int filter_deleted);
+int assoc__build_drop_table(const assoc_model *m, assoc_sql *out);
+
+/* Borrowing the db's scratch builder: returns it reset, or `local`
+ * (initialized) when a request is already using it (a re-entrant call). */
+assoc_sql *assoc__scratch_get(assoc_db *db, assoc_sql *local);
+void assoc__scratch_put(assoc_db *db, assoc_sql *s);
+
+/* ---- naming (naming.c) ---------------------------------------------------- */
+/* Allocating forms (malloc'ed, NULL when out of memory). */
+char *assoc__pluralize_dup(const char *word);
+char *assoc__underscore_dup(const char *word);
+
+#endif /* ASSOC_INT_H */

@@ -1,0 +1,71 @@
+-- The assoc tour, run by `make demo` on a file database in a temporary folder:
+--   lua5.4 examples/demo.lua /tmp/somewhere/demo.db
+-- Defines models, creates, queries, updates inside transactions, and shows
+-- what happens to bad input: a raised error object, nothing written.
+local assoc = require("assoc")
+local DataTypes, Op = assoc.DataTypes, assoc.Op
+
+local path = arg[1] or ":memory:"
+local statements = 0
+local db = assoc.open{ storage = path, logging = function() statements = statements + 1 end }
+print(("assoc %s on %s"):format(assoc.VERSION, path))
+
+local User = db:define("User", {
+  name  = { type = DataTypes.STRING, allowNull = false, validate = { len = { 2, 40 } } },
+  email = { type = DataTypes.STRING, unique = true, validate = { isEmail = true } },
+  admin = { type = DataTypes.BOOLEAN, defaultValue = false },
+  prefs = DataTypes.JSON,
+})
+local Post = db:define("Post", {
+  title = { type = DataTypes.STRING, allowNull = false },
+  body  = DataTypes.TEXT,
+  userId = DataTypes.INTEGER,
+}, { paranoid = true })
+db:sync{ force = true }
+print("synced tables " .. User.tableName .. " and " .. Post.tableName)
+
+local alice = User:create{ name = "alice", email = "alice@example.com", prefs = { theme = "dark" } }
+local bob = User:create{ name = "bob", email = "bob@example.com", admin = true }
+print(("created %s (id %d, admin=%s, theme=%s) and %s (id %d, admin=%s)"):format(
+  alice.name, alice.id, tostring(alice.admin), alice.prefs.theme, bob.name, bob.id, tostring(bob.admin)))
+
+local posts = Post:bulkCreate{
+  { title = "hello", body = "first post", userId = alice.id },
+  { title = "assoc", body = "an ORM for Lua", userId = alice.id },
+  { title = "sqlite", body = "small and fast", userId = bob.id },
+}
+print(("bulkCreate inserted %d posts in one transaction"):format(#posts))
+
+local mine = Post:findAll{ where = { userId = alice.id }, order = { { "title", "DESC" } } }
+for _, p in ipairs(mine) do print(("  alice wrote %q"):format(p.title)) end
+local s = Post:findAll{ where = { title = { [Op.startsWith] = "s" } } }
+print(("posts starting with 's': %d; posts in all: %d"):format(#s, Post:count()))
+
+db:transaction(function()
+  alice:update{ name = "Alice" }
+  Post:update({ body = "edited" }, { where = { userId = alice.id } })
+end)
+print("renamed alice and edited her posts in one transaction: " .. User:findByPk(alice.id).name)
+
+local ok, err = pcall(function()
+  db:transaction(function()
+    bob:update{ name = "Robert" }
+    User:create{ name = "x", email = "not-an-email" }   -- fails validation: everything rolls back
+  end)
+end)
+print(("a failing transaction raised %s (%s); bob is still %q"):format(
+  err.name, err.errors and #err.errors .. " problems" or err.message, User:findByPk(bob.id).name))
+
+ok, err = pcall(User.create, User, { name = "carol", email = "alice@example.com" })
+print(("a duplicate email raised %s: %s"):format(err.name, err.message))
+ok, err = pcall(User.findAll, User, { where = { ["name\" OR 1=1 --"] = "x" } })
+print(("an injection attempt raised %s: %s"):format(err.name, err.message))
+
+mine[1]:destroy()
+print(("soft-deleted a post: %d visible, %d with paranoid = false"):format(
+  Post:count(), Post:count{ paranoid = false }))
+
+db:close()
+ok, err = pcall(User.count, User)
+print(("after close: %s"):format(tostring(err)))
+print(("done: %d statements ran"):format(statements))

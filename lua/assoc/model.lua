@@ -1,0 +1,733 @@
+-- assoc.model: db:define and the Model class.  define checks the attribute table, hands the
+-- core an array of attributes in a deterministic order (primary keys first, then by name),
+-- and reads back what the core made of it (the added id, timestamps, deletedAt, column names)
+-- to fill Model.rawAttributes.  Model methods check their arguments, turn them into core
+-- requests, and run hooks, validation and defaults around the core's statements; every
+-- multi-statement operation runs inside a transaction.
+local core = require "assoc.core"
+local DataTypes = require "assoc.datatypes"
+local errors = require "assoc.errors"
+local hooks = require "assoc.hooks"
+local instance = require "assoc.instance"
+local transaction = require "assoc.transaction"
+local util = require "assoc.util"
+local validate = require "assoc.validate"
+
+local null = core.null
+local STATE = instance.STATE
+
+local Model = {}
+Model.__index = Model
+
+function Model.__tostring(M)
+  return "assoc.Model " .. M.name
+end
+
+-- The model `self` after checking it is one and that its db is open.
+local function check_model(self, what)
+  if getmetatable(self) ~= Model then
+    errors.raise("AssocError", "%s: call it as Model:%s(...)", what, what)
+  end
+  self._db:_check()
+  return self
+end
+
+-- ---- define ---------------------------------------------------------------------------------
+local ATTR_OPTIONS = util.set { "type", "primaryKey", "autoIncrement", "allowNull",
+  "defaultValue", "unique", "validate", "field", "comment" }
+local DEFINE_OPTIONS = util.set { "tableName", "timestamps", "paranoid", "underscored", "hooks",
+  "validate", "freezeTableName" }
+
+-- Normalizes one attribute spec (a type or a table) and checks it; returns the table.
+local function check_attribute(mname, name, spec, reserved)
+  local where = mname .. "." .. tostring(name)
+  if type(name) ~= "string" or name == "" then
+    errors.raise("AssocError", "define '%s': attribute names must be non-empty strings, got %s",
+      mname, util.show(name))
+  end
+  if reserved[name] then
+    errors.raise("AssocError", "%s: the attribute name '%s' is reserved (it would shadow the "
+      .. "instance %s)", where, name, name == "isNewRecord" and "field" or "method")
+  end
+  if DataTypes.is_type(spec) then spec = { type = spec } end
+  if type(spec) ~= "table" or getmetatable(spec) ~= nil then
+    errors.raise("AssocError", "%s: expected a DataType or an attribute table, got %s", where,
+      DataTypes.is_marker(spec) and tostring(spec) or type(spec))
+  end
+  for _, k in ipairs(util.sorted_keys(spec)) do
+    if not ATTR_OPTIONS[k] then
+      errors.raise("AssocError", "%s: unknown attribute option %s", where, util.show(k))
+    end
+  end
+  if spec.type == nil then
+    errors.raise("AssocError", "%s: missing type", where)
+  elseif not DataTypes.is_type(spec.type) then
+    errors.raise("AssocError", "%s: unknown type %s", where, util.show(spec.type))
+  end
+  for _, k in ipairs { "primaryKey", "autoIncrement", "allowNull", "unique" } do
+    if spec[k] ~= nil and type(spec[k]) ~= "boolean" then
+      errors.raise("AssocError", "%s: option '%s' must be a boolean, got %s", where, k,
+        type(spec[k]))
+    end
+  end
+  if spec.field ~= nil and (type(spec.field) ~= "string" or spec.field == "") then
+    errors.raise("AssocError", "%s: option 'field' must be a non-empty string", where)
+  end
+  if spec.autoIncrement and not (spec.primaryKey and spec.type.key == "INTEGER") then
+    errors.raise("AssocError", "%s: autoIncrement needs an INTEGER primary key", where)
+  end
+  local dv = spec.defaultValue
+  if DataTypes.is_marker(dv) then
+    local ok = (dv.key == "UUIDV4" and (spec.type.key == "UUID" or spec.type.key == "STRING"
+      or spec.type.key == "TEXT"))
+      or (dv.key == "NOW" and (spec.type.key == "DATE" or spec.type.key == "DATEONLY"))
+    if not ok then
+      errors.raise("AssocError", "%s: defaultValue %s does not suit type %s", where,
+        tostring(dv), tostring(spec.type))
+    end
+  elseif dv ~= nil and dv ~= null and type(dv) ~= "function" then
+    local terr = validate.type_error(mname, name, spec.type.key, dv)
+    if terr then errors.raise("AssocError", "%s (defaultValue)", terr) end
+  end
+  return spec
+end
+
+-- Orders attribute names: primary keys first, then the rest, each group by name.
+local function attribute_order(specs)
+  local names = util.sorted_keys(specs)
+  table.sort(names, function(a, b)
+    local pa, pb = specs[a].primaryKey and 0 or 1, specs[b].primaryKey and 0 or 1
+    if pa ~= pb then return pa < pb end
+    return a < b
+  end)
+  return names
+end
+
+-- The DDL default the core may use for spec (literal strings, numbers, booleans), or nil.
+local function ddl_default(spec)
+  local dv = spec.defaultValue
+  local t = type(dv)
+  if spec.type.key == "JSON" or spec.type.key == "BLOB" then return nil end
+  if t == "string" or t == "boolean" or (t == "number" and dv == dv and dv ~= math.huge
+    and dv ~= -math.huge) then
+    return dv
+  end
+  return nil
+end
+
+-- db:define(name, attributes [, options]) -> Model.
+function Model.define(db, name, attrs, options)
+  if type(name) ~= "string" or name == "" then
+    errors.raise("AssocError", "define: the model name must be a non-empty string, got %s",
+      util.show(name))
+  end
+  local where = ("define '%s'"):format(name)
+  if db.models[name] then
+    errors.raise("AssocError", "%s: a model named '%s' is already defined", where, name)
+  end
+  if attrs == nil then attrs = {} end
+  if type(attrs) ~= "table" then
+    errors.raise("AssocError", "%s: attributes must be a table, got %s", where, type(attrs))
+  end
+  options = util.options(where, options, DEFINE_OPTIONS)
+  for _, k in ipairs { "timestamps", "paranoid", "underscored", "freezeTableName" } do
+    util.check_boolean(where, k, options[k])
+  end
+  if options.tableName ~= nil and (type(options.tableName) ~= "string"
+    or options.tableName == "") then
+    errors.raise("AssocError", "%s: option 'tableName' must be a non-empty string", where)
+  end
+
+  local reserved = instance.reserved()
+  local specs = {}
+  for k, spec in pairs(attrs) do specs[k] = check_attribute(name, k, spec, reserved) end
+  local validators, model_validators = {}, {}
+  for k, spec in pairs(specs) do
+    if spec.validate ~= nil then
+      validators[k] = validate.check_spec(name .. "." .. k, spec.validate)
+    end
+  end
+  if options.validate ~= nil then
+    model_validators = validate.check_model_spec(where, options.validate)
+  end
+  local registry = hooks.new()
+  hooks.add_all(registry, where, options.hooks)
+
+  local order = attribute_order(specs)
+  local core_attrs = {}
+  for i, k in ipairs(order) do
+    local spec = specs[k]
+    local allow = spec.allowNull
+    if allow == nil then allow = not spec.primaryKey end
+    core_attrs[i] = { name = k, column = spec.field, type = spec.type.key,
+      length = spec.type.length, primaryKey = spec.primaryKey or false,
+      autoIncrement = spec.autoIncrement or false, allowNull = allow,
+      unique = spec.unique or false, default = ddl_default(spec) }
+  end
+  local timestamps = options.timestamps
+  if timestamps == nil then timestamps = true end
+  local table_name = options.tableName
+  if table_name == nil and options.freezeTableName then table_name = name end
+  local cm = db._core:define(name, core_attrs, { tableName = table_name,
+    timestamps = timestamps, paranoid = options.paranoid or false,
+    underscored = options.underscored or false })
+
+  local M = setmetatable({
+    name = name,
+    tableName = cm:tableName(),
+    rawAttributes = {},
+    primaryKeyAttribute = cm:pk(),
+    primaryKeyAttributes = {},
+    associations = {},
+    prototype = {},
+    options = { timestamps = timestamps, paranoid = options.paranoid or false,
+      underscored = options.underscored or false, tableName = cm:tableName() },
+    _db = db, _core = cm, _hooks = registry, _validators = validators,
+    _model_validators = model_validators, _names = {}, _auto_names = {},
+    _special = cm:special(),
+  }, Model)
+  for _, a in ipairs(cm:attributes()) do
+    local spec = specs[a.name] or {}
+    local ra = {
+      type = spec.type or DataTypes.from_key(a.type, a.length),
+      allowNull = a.allowNull ~= false,
+      primaryKey = a.primaryKey or false,
+      autoIncrement = a.autoIncrement or false,
+      unique = a.unique or false,
+      defaultValue = spec.defaultValue,
+      validate = spec.validate,
+      comment = spec.comment,
+      field = a.column,
+      fieldName = a.name,
+    }
+    if a.auto then ra._autoGenerated = true end
+    -- NULL is fine on write where the engine or SQLite fills the value in.
+    ra._nullable_on_write = ra._autoGenerated or ra.autoIncrement
+      or (ra.primaryKey and ra.type.key == "INTEGER") or nil
+    M.rawAttributes[a.name] = ra
+    M._names[#M._names + 1] = a.name
+    if a.auto then M._auto_names[#M._auto_names + 1] = a.name end
+    if a.primaryKey then M.primaryKeyAttributes[#M.primaryKeyAttributes + 1] = a.name end
+  end
+  local pkattr = M.rawAttributes[M.primaryKeyAttribute]
+  M._rowid_pk = #M.primaryKeyAttributes == 1 and pkattr ~= nil and pkattr.type.key == "INTEGER"
+  M._mt = instance.metatable(M)
+  db.models[name] = M
+  return M
+end
+
+-- ---- internal helpers used by instance.lua --------------------------------------------------
+-- The default value of attribute `name` for a new instance (nil when it has none).
+function Model:_default(name)
+  local dv = self.rawAttributes[name].defaultValue
+  if dv == nil or dv == null then return nil end
+  if type(dv) == "function" then
+    local v = dv()
+    if v == null then return nil end
+    return v
+  end
+  if dv == DataTypes.UUIDV4 then return core.uuid4() end
+  if dv == DataTypes.NOW then
+    local now = core.now()
+    if self.rawAttributes[name].type.key == "DATEONLY" then return now:sub(1, 10) end
+    return now
+  end
+  return util.deep_copy(dv)
+end
+
+-- Sets the timestamps of inst for a write: createdAt (when creating and not set) and
+-- updatedAt (unless silent and already set).
+function Model:_stamp(inst, creating, silent)
+  local now = core.now()
+  local created, updated = self._special.createdAt, self._special.updatedAt
+  if creating and created and rawget(inst, created) == nil then rawset(inst, created, now) end
+  if updated and (rawget(inst, updated) == nil or (not silent and not creating)) then
+    rawset(inst, updated, now)
+  end
+end
+
+-- ---- request checks ----------------------------------------------------------------------------
+local function check_where(M, where_s, where, required)
+  if where == nil then
+    if required then
+      errors.raise("AssocError", "%s: option 'where' is required (use where = {} for every row)",
+        where_s)
+    end
+    return
+  end
+  if type(where) ~= "table" or instance.model_of(where) then
+    errors.raise("AssocError", "%s: option 'where' must be a table, got %s", where_s,
+      type(where))
+  end
+end
+
+local function check_count_option(where_s, k, v)
+  if v ~= nil and not util.is_count(v) then
+    errors.raise("AssocError", "%s: option '%s' must be a non-negative integer, got %s", where_s,
+      k, util.show(v))
+  end
+end
+
+-- The attribute list of an `attributes` option: an array of names or { exclude = {...} }.
+local function attribute_list(M, where_s, attrs)
+  if attrs == nil then return nil end
+  if type(attrs) ~= "table" then
+    errors.raise("AssocError", "%s: option 'attributes' must be a table, got %s", where_s,
+      type(attrs))
+  end
+  local function check(name)
+    if type(name) ~= "string" or not M.rawAttributes[name] then
+      errors.raise("AssocError", "%s: unknown attribute %s of %s in 'attributes'", where_s,
+        util.show(name), M.name)
+    end
+  end
+  if attrs.exclude ~= nil then
+    for _, k in ipairs(util.sorted_keys(attrs)) do
+      if k ~= "exclude" then
+        errors.raise("AssocError", "%s: unknown key %s in 'attributes'", where_s, util.show(k))
+      end
+    end
+    if type(attrs.exclude) ~= "table" then
+      errors.raise("AssocError", "%s: 'attributes.exclude' must be an array of names", where_s)
+    end
+    local drop = {}
+    for _, name in ipairs(attrs.exclude) do check(name); drop[name] = true end
+    local list = {}
+    for _, name in ipairs(M._names) do
+      if not drop[name] then list[#list + 1] = name end
+    end
+    return list
+  end
+  local n = #attrs
+  for k in pairs(attrs) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      errors.raise("AssocError", "%s: unknown key %s in 'attributes'", where_s, util.show(k))
+    end
+  end
+  if n == 0 then
+    errors.raise("AssocError", "%s: option 'attributes' must name at least one attribute",
+      where_s)
+  end
+  local list = {}
+  for i = 1, n do check(attrs[i]); list[i] = attrs[i] end
+  return list
+end
+
+-- Checks an `order` option: an array of "name" or { "name", "ASC"|"DESC" }.
+local function check_order(M, where_s, order)
+  if order == nil then return nil end
+  if type(order) ~= "table" then
+    errors.raise("AssocError", "%s: option 'order' must be an array, got %s", where_s,
+      type(order))
+  end
+  for i, item in ipairs(order) do
+    local name, dir = item, nil
+    if type(item) == "table" then
+      name, dir = item[1], item[2]
+      if #item > 2 then
+        errors.raise("AssocError", "%s: order item %d has more than a name and a direction",
+          where_s, i)
+      end
+    end
+    if type(name) ~= "string" or not M.rawAttributes[name] then
+      errors.raise("AssocError", "%s: unknown attribute %s of %s in 'order'", where_s,
+        util.show(name), M.name)
+    end
+    if dir ~= nil and (type(dir) ~= "string"
+      or (dir:upper() ~= "ASC" and dir:upper() ~= "DESC")) then
+      errors.raise("AssocError", "%s: order direction must be 'ASC' or 'DESC', got %s", where_s,
+        util.show(dir))
+    end
+  end
+  for k in pairs(order) do
+    if math.type(k) ~= "integer" or k < 1 or k > #order then
+      errors.raise("AssocError", "%s: unknown key %s in 'order'", where_s, util.show(k))
+    end
+  end
+  return order
+end
+
+local FIND_OPTIONS = util.set { "where", "attributes", "order", "limit", "offset", "paranoid",
+  "raw", "transaction" }
+
+-- Checks find options and returns the core request.
+local function find_request(M, where_s, opts, allowed)
+  opts = util.options(where_s, opts, allowed or FIND_OPTIONS)
+  check_where(M, where_s, opts.where)
+  util.check_boolean(where_s, "paranoid", opts.paranoid)
+  util.check_boolean(where_s, "raw", opts.raw)
+  check_count_option(where_s, "limit", opts.limit)
+  check_count_option(where_s, "offset", opts.offset)
+  transaction.check_option(M._db, opts.transaction, where_s)
+  return {
+    where = opts.where,
+    attributes = attribute_list(M, where_s, opts.attributes),
+    order = check_order(M, where_s, opts.order),
+    limit = opts.limit,
+    offset = opts.offset,
+    withDeleted = opts.paranoid == false,
+  }, opts
+end
+
+local function run_find(M, req, opts)
+  if opts.raw then return M._core:find(req) end
+  return M._core:find(req, M._mt, STATE)
+end
+
+-- ---- finders ------------------------------------------------------------------------------
+-- Model:findAll([opts]) -> array of instances.
+function Model:findAll(opts)
+  check_model(self, "findAll")
+  local req, o = find_request(self, self.name .. ".findAll", opts)
+  return run_find(self, req, o)
+end
+
+-- Model:findOne([opts]) -> instance or nil.
+function Model:findOne(opts)
+  check_model(self, "findOne")
+  local req, o = find_request(self, self.name .. ".findOne", opts)
+  req.limit = 1
+  return run_find(self, req, o)[1]
+end
+
+local FINDBYPK_OPTIONS = util.set { "attributes", "paranoid", "raw", "transaction" }
+
+-- Model:findByPk(pk [, opts]) -> instance or nil.
+function Model:findByPk(pk, opts)
+  check_model(self, "findByPk")
+  local where_s = self.name .. ".findByPk"
+  local req, o = find_request(self, where_s, opts, FINDBYPK_OPTIONS)
+  if #self.primaryKeyAttributes ~= 1 then
+    errors.raise("AssocError", "%s: the model has a composite primary key; use findOne",
+      where_s)
+  end
+  if pk == nil or pk == null then return nil end
+  local t = type(pk)
+  if t ~= "string" and t ~= "number" then
+    errors.raise("AssocError", "%s: the primary key must be a string or a number, got %s",
+      where_s, t)
+  end
+  req.where = { [self.primaryKeyAttribute] = pk }
+  req.limit = 1
+  return run_find(self, req, o)[1]
+end
+
+local COUNT_OPTIONS = util.set { "where", "paranoid", "transaction" }
+
+-- Model:count([opts]) -> integer.
+function Model:count(opts)
+  check_model(self, "count")
+  local where_s = self.name .. ".count"
+  opts = util.options(where_s, opts, COUNT_OPTIONS)
+  check_where(self, where_s, opts.where)
+  util.check_boolean(where_s, "paranoid", opts.paranoid)
+  transaction.check_option(self._db, opts.transaction, where_s)
+  return self._core:count { where = opts.where, withDeleted = opts.paranoid == false }
+end
+
+-- Model:findAndCountAll([opts]) -> { count =, rows = }.
+function Model:findAndCountAll(opts)
+  check_model(self, "findAndCountAll")
+  local req, o = find_request(self, self.name .. ".findAndCountAll", opts)
+  return transaction.run(self._db, function()
+    local count = self._core:count { where = req.where, withDeleted = req.withDeleted }
+    return { count = count, rows = run_find(self, req, o) }
+  end)
+end
+
+-- The values of a findOrCreate where table that are plain equalities.
+local function where_values(where)
+  local values = {}
+  for k, v in pairs(where) do
+    local t = type(v)
+    if type(k) == "string" and (t == "string" or t == "number" or t == "boolean" or v == null) then
+      values[k] = v
+    end
+  end
+  return values
+end
+
+-- Model:findOrCreate{ where =, defaults = } -> instance, created.  Atomic.
+function Model:findOrCreate(opts)
+  check_model(self, "findOrCreate")
+  local where_s = self.name .. ".findOrCreate"
+  if opts == nil then
+    errors.raise("AssocError", "%s: options with a 'where' are required", where_s)
+  end
+  opts = util.options(where_s, opts, util.set { "where", "defaults", "transaction", "paranoid" })
+  check_where(self, where_s, opts.where, true)
+  if opts.defaults ~= nil and type(opts.defaults) ~= "table" then
+    errors.raise("AssocError", "%s: option 'defaults' must be a table, got %s", where_s,
+      type(opts.defaults))
+  end
+  transaction.check_option(self._db, opts.transaction, where_s)
+  local values = where_values(opts.where)
+  for k, v in pairs(opts.defaults or {}) do values[k] = v end
+  local built = instance.build(self, values, "findOrCreate")   -- checks the names up front
+  return transaction.run(self._db, function(t)
+    local found = self:findOne { where = opts.where, paranoid = opts.paranoid }
+    if found then return found, false end
+    return instance.insert(self, built, { transaction = t }), true
+  end)
+end
+
+-- ---- writes --------------------------------------------------------------------------------
+-- Model:build([values]) -> a new, unsaved instance.
+function Model:build(values, opts)
+  check_model(self, "build")
+  util.options(self.name .. ".build", opts, {})
+  return instance.build(self, values, "build")
+end
+
+-- Model:create(values [, opts]) -> instance.
+function Model:create(values, opts)
+  check_model(self, "create")
+  opts = instance.save_options(self, "create", opts)
+  local inst = instance.build(self, values, "create")
+  return instance.insert(self, inst, opts)
+end
+
+local BULK_OPTIONS = util.set { "validate", "hooks", "individualHooks", "fields", "transaction" }
+
+-- Model:bulkCreate(array [, opts]) -> array of instances.  One transaction; every row is
+-- validated before anything is written and one ValidationError lists every failure.
+function Model:bulkCreate(list, opts)
+  check_model(self, "bulkCreate")
+  local where_s = self.name .. ".bulkCreate"
+  if type(list) ~= "table" or instance.model_of(list) then
+    errors.raise("AssocError", "%s: expected an array of value tables, got %s", where_s,
+      type(list))
+  end
+  opts = instance.save_options(self, "bulkCreate", opts, BULK_OPTIONS)
+  util.check_boolean(where_s, "individualHooks", opts.individualHooks)
+  local n = #list
+  for k in pairs(list) do
+    if math.type(k) ~= "integer" or k < 1 or k > n then
+      errors.raise("AssocError", "%s: expected an array, found key %s", where_s, util.show(k))
+    end
+  end
+  local insts = {}
+  for i = 1, n do
+    local v = list[i]
+    if instance.model_of(v) == self and v.isNewRecord then insts[i] = v
+    else insts[i] = instance.build(self, v, "bulkCreate") end
+  end
+  if n == 0 then return insts end
+  local reg = self._hooks
+  local names = self._names
+  if opts.fields then
+    names = {}
+    local allowed = util.set(opts.fields)
+    for _, name in ipairs(self._names) do if allowed[name] then names[#names + 1] = name end end
+  end
+  local use_hooks = opts.hooks ~= false
+  local each = use_hooks and opts.individualHooks
+  return transaction.run(self._db, function(t)
+    local hopts = {}
+    for k, v in pairs(opts) do hopts[k] = v end
+    hopts.transaction = t
+    if use_hooks then hooks.run(reg, "beforeBulkCreate", insts, hopts) end
+    if opts.validate ~= false then
+      local all = {}
+      for i, inst in ipairs(insts) do
+        if use_hooks then hooks.run(reg, "beforeValidate", inst, hopts) end
+        for _, item in ipairs(validate.run(self, inst, names, inst, true)) do
+          item.index = i
+          all[#all + 1] = item
+        end
+        if use_hooks then hooks.run(reg, "afterValidate", inst, hopts) end
+      end
+      if #all > 0 then errors.validation(all) end
+    end
+    local rows = {}
+    for i, inst in ipairs(insts) do
+      if each then
+        hooks.run(reg, "beforeCreate", inst, hopts)
+        hooks.run(reg, "beforeSave", inst, hopts)
+      end
+      self:_stamp(inst, true, false)
+      rows[i] = instance.insert_values(self, inst, names)
+    end
+    -- Give every row the same columns (NULL where a row has no value) so that all rows go
+    -- through one statement, in the order given: the core groups rows by key set otherwise.
+    local keys = {}
+    for _, row in ipairs(rows) do for k in pairs(row) do keys[k] = true end end
+    for _, row in ipairs(rows) do
+      for k in pairs(keys) do if row[k] == nil then row[k] = null end end
+    end
+    local rowids = self._core:insertMany(rows)
+    local pk = self.primaryKeyAttribute
+    for i, inst in ipairs(insts) do
+      if self._rowid_pk and rawget(inst, pk) == nil then rawset(inst, pk, rowids[i]) end
+      local snap = {}
+      for _, name in ipairs(self._names) do
+        local v = rawget(inst, name)
+        if v == null then v = nil end
+        snap[name] = util.deep_copy(v)
+      end
+      rawset(inst, STATE, snap)
+      if each then
+        hooks.run(reg, "afterCreate", inst, hopts)
+        hooks.run(reg, "afterSave", inst, hopts)
+      end
+    end
+    if use_hooks then hooks.run(reg, "afterBulkCreate", insts, hopts) end
+    return insts
+  end)
+end
+
+local UPDATE_OPTIONS = util.set { "where", "paranoid", "fields", "validate", "hooks", "silent",
+  "transaction" }
+
+-- Model:update(values, { where = ... }) -> number of rows changed.
+function Model:update(values, opts)
+  check_model(self, "update")
+  local where_s = self.name .. ".update"
+  if type(values) ~= "table" or instance.model_of(values) then
+    errors.raise("AssocError", "%s: values must be a table, got %s", where_s, type(values))
+  end
+  if opts == nil then
+    errors.raise("AssocError", "%s: option 'where' is required (use where = {} for every row)",
+      where_s)
+  end
+  opts = util.options(where_s, opts, UPDATE_OPTIONS)
+  check_where(self, where_s, opts.where, true)
+  for _, k in ipairs { "paranoid", "validate", "hooks", "silent" } do
+    util.check_boolean(where_s, k, opts[k])
+  end
+  transaction.check_option(self._db, opts.transaction, where_s)
+  local allowed = opts.fields and util.set(opts.fields)
+  local vals, names = {}, {}
+  for _, k in ipairs(util.sorted_keys(values)) do
+    if type(k) ~= "string" or not self.rawAttributes[k] then
+      errors.raise("AssocError", "%s: unknown attribute %s", where_s, util.show(k))
+    end
+  end
+  for _, name in ipairs(self._names) do
+    local v = values[name]
+    if v ~= nil and (not allowed or allowed[name]) then
+      vals[name] = v
+      names[#names + 1] = name
+    end
+  end
+  if #names == 0 then return 0 end
+  if opts.validate ~= false then
+    local items = validate.run(self, vals, names, nil, false)
+    if #items > 0 then errors.validation(items) end
+  end
+  local updated = self._special.updatedAt
+  if updated and not opts.silent and vals[updated] == nil then vals[updated] = core.now() end
+  local reg = self._hooks
+  local run_hooks = opts.hooks ~= false and hooks.any(reg, "beforeBulkUpdate", "afterBulkUpdate")
+  local function body(t)
+    local hopts = {}
+    for k, v in pairs(opts) do hopts[k] = v end
+    hopts.attributes = vals
+    hopts.transaction = t
+    if run_hooks then hooks.run(reg, "beforeBulkUpdate", hopts) end
+    local n = self._core:update(vals, opts.where, opts.paranoid == false)
+    if run_hooks then hooks.run(reg, "afterBulkUpdate", hopts) end
+    return n
+  end
+  if run_hooks then return transaction.run(self._db, body) end
+  return body(nil)
+end
+
+local DESTROY_OPTIONS = util.set { "where", "force", "hooks", "transaction" }
+
+-- Model:destroy{ where = ... [, force = true] } -> number of rows removed (soft-deleted on a
+-- paranoid model unless force).
+function Model:destroy(opts)
+  check_model(self, "destroy")
+  local where_s = self.name .. ".destroy"
+  if opts == nil then
+    errors.raise("AssocError", "%s: option 'where' is required (use where = {} for every row)",
+      where_s)
+  end
+  opts = util.options(where_s, opts, DESTROY_OPTIONS)
+  check_where(self, where_s, opts.where, true)
+  util.check_boolean(where_s, "force", opts.force)
+  util.check_boolean(where_s, "hooks", opts.hooks)
+  transaction.check_option(self._db, opts.transaction, where_s)
+  local reg = self._hooks
+  local run_hooks = opts.hooks ~= false and hooks.any(reg, "beforeBulkDestroy",
+    "afterBulkDestroy")
+  local function body(t)
+    local hopts = {}
+    for k, v in pairs(opts) do hopts[k] = v end
+    hopts.transaction = t
+    if run_hooks then hooks.run(reg, "beforeBulkDestroy", hopts) end
+    local n
+    local deleted = self._special.deletedAt
+    if deleted and not opts.force then
+      n = self._core:update({ [deleted] = core.now() }, opts.where, false)
+    else
+      n = self._core:delete(opts.where)
+    end
+    if run_hooks then hooks.run(reg, "afterBulkDestroy", hopts) end
+    return n
+  end
+  if run_hooks then return transaction.run(self._db, body) end
+  return body(nil)
+end
+
+-- Model:restore{ where = ... } -> number of soft-deleted rows restored (paranoid models).
+function Model:restore(opts)
+  check_model(self, "restore")
+  local where_s = self.name .. ".restore"
+  opts = util.options(where_s, opts, util.set { "where", "transaction" })
+  check_where(self, where_s, opts.where)
+  transaction.check_option(self._db, opts.transaction, where_s)
+  local deleted = self._special.deletedAt
+  if not deleted then
+    errors.raise("AssocError", "%s: the model is not paranoid", where_s)
+  end
+  local Op = core.Op
+  local where = { [deleted] = { [Op.ne] = null } }
+  if opts.where then where = { [Op["and"]] = { opts.where, where } } end
+  return self._core:update({ [deleted] = null }, where, true)
+end
+
+-- ---- hooks -----------------------------------------------------------------------------------
+-- Model:addHook(name, [label,] fn) -> Model.
+function Model:addHook(name, label, fn)
+  check_model(self, "addHook")
+  if fn == nil then label, fn = nil, label end
+  hooks.add(self._hooks, self.name .. ".addHook", name, label, fn)
+  return self
+end
+
+-- Model:removeHook(name [, label or fn]) -> Model.
+function Model:removeHook(name, label)
+  check_model(self, "removeHook")
+  hooks.remove(self._hooks, self.name .. ".removeHook", name, label)
+  return self
+end
+
+-- Model:hasHook(name) -> boolean.
+function Model:hasHook(name)
+  check_model(self, "hasHook")
+  return hooks.any(self._hooks, name)
+end
+Model.hasHooks = Model.hasHook
+
+-- Model:beforeCreate(fn), Model:afterSave(fn), ...: shorthands for addHook.
+for _, hook_name in ipairs(hooks.NAMES) do
+  Model[hook_name] = function(self, label, fn)
+    check_model(self, hook_name)
+    return self:addHook(hook_name, label, fn)
+  end
+end
+
+-- Model:getAttributes() -> rawAttributes;  Model:getTableName() -> tableName.
+function Model:getAttributes()
+  check_model(self, "getAttributes")
+  return self.rawAttributes
+end
+
+function Model:getTableName()
+  check_model(self, "getTableName")
+  return self.tableName
+end
+
+return Model
