@@ -37,6 +37,7 @@ struct assoc_rows {
   assoc__stmt *st;
   const assoc_model *m; /* model query: st->amap maps columns to attrs */
   int state;            /* ASSOC__ROWS_* */
+  int rc;               /* the error that ended the rows (ROWS_ERROR) */
   int traced;           /* the trace callback has seen this run */
   double t0;            /* start (ms, monotonic) when tracing */
 };
@@ -154,13 +155,19 @@ assoc_rows *assoc__rows_open(assoc_db *db, assoc__stmt *st,
 
 /* ---- models (model.c) -------------------------------------------------- */
 void assoc__model_free(assoc_model *m);
-/* Model whose table is `table` (exact match), or NULL. */
-const assoc_model *assoc__model_by_table(const assoc_db *db, const char *table,
-                                         size_t len);
 /* Attribute whose column is `col` (n bytes), or -1. */
 int assoc__attr_by_column(const assoc_model *m, const char *col, size_t n);
-/* Model indexes in creation order (dependencies first) into order[]. */
+/* Model indexes in creation order into order[] (db->nmodels entries):
+ * referenced tables before the tables referencing them, otherwise
+ * definition order (cycles are broken in definition order). */
 void assoc__model_order(const assoc_db *db, int *order);
+/* Gives column `attr` of m a REFERENCES clause (replacing any).  on_delete
+ * and on_update are NULL or one of CASCADE, SET NULL, SET DEFAULT,
+ * RESTRICT, NO ACTION (case-insensitive; anything else is ASSOC_MISUSE).
+ * Returns ASSOC_OK, ASSOC_MISUSE or ASSOC_NOMEM (m unchanged on failure). */
+int assoc__model_set_ref(assoc_model *m, int attr, const char *table,
+                         const char *column, const char *on_delete,
+                         const char *on_update);
 
 /* ---- SQL building (sqlstr.c, sqlwhere.c, sqlselect.c, sqlwrite.c,
  *      sqlddl.c) ----------------------------------------------------------- */

@@ -289,8 +289,10 @@ double assoc__now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* t0 is 0 when tracing was off as the statement started. */
 static void trace(assoc_db *db, const assoc__stmt *st, double t0) {
-  if (db->trace != NULL) db->trace(db->trace_ud, st->sql, assoc__now_ms() - t0);
+  if (db->trace != NULL)
+    db->trace(db->trace_ud, st->sql, t0 > 0.0 ? assoc__now_ms() - t0 : 0.0);
 }
 
 static const char empty[1] = "";
@@ -410,6 +412,7 @@ assoc_rows *assoc__rows_open(assoc_db *db, assoc__stmt *st,
   r->st = st;
   r->m = m;
   r->state = ASSOC__ROWS_LIVE;
+  r->rc = ASSOC_OK;
   r->traced = 0;
   r->t0 = db->trace != NULL ? assoc__now_ms() : 0.0;
   return r;
@@ -426,8 +429,7 @@ int assoc_rows_next(assoc_rows *r) {
   int rc;
   if (r == NULL) return ASSOC_MISUSE;
   if (r->state == ASSOC__ROWS_DONE) return ASSOC_DONE;
-  if (r->state == ASSOC__ROWS_ERROR)
-    return assoc__err(r->db, ASSOC_MISUSE, "rows used after an error");
+  if (r->state == ASSOC__ROWS_ERROR) return r->rc;
   rc = sqlite3_step(r->st->stmt);
   if (rc == SQLITE_ROW) return ASSOC_ROW;
   if (rc == SQLITE_DONE) {
@@ -436,7 +438,7 @@ int assoc_rows_next(assoc_rows *r) {
     return ASSOC_DONE;
   }
   r->state = ASSOC__ROWS_ERROR;
-  rc = assoc__sqlerr(r->db, rc, r->st->sql);
+  r->rc = rc = assoc__sqlerr(r->db, rc, r->st->sql);
   rows_trace(r);
   return rc;
 }

@@ -94,7 +94,8 @@ int assoc_count(assoc_db *db, const assoc_model *m, const assoc_select *req,
   } else {
     rc = assoc__sqlerr(db, rc == SQLITE_DONE ? SQLITE_ERROR : rc, st->sql);
   }
-  if (db->trace != NULL) db->trace(db->trace_ud, st->sql, assoc__now_ms() - t0);
+  if (db->trace != NULL)
+    db->trace(db->trace_ud, st->sql, t0 > 0.0 ? assoc__now_ms() - t0 : 0.0);
   assoc__stmt_put(db, st);
   if (rc == ASSOC_OK) assoc__clear_err(db);
   return rc;

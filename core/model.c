@@ -391,16 +391,6 @@ int assoc_model_special(const assoc_model *m, int which) {
   return m->special[which];
 }
 
-const assoc_model *assoc__model_by_table(const assoc_db *db, const char *table,
-                                         size_t len) {
-  int i;
-  for (i = 0; i < db->nmodels; i++) {
-    const char *t = db->models[i]->table;
-    if (strncmp(t, table, len) == 0 && t[len] == '\0') return db->models[i];
-  }
-  return NULL;
-}
-
 int assoc__attr_by_column(const assoc_model *m, const char *col, size_t n) {
   int i;
   for (i = 0; i < m->nattrs; i++) {
@@ -410,9 +400,83 @@ int assoc__attr_by_column(const assoc_model *m, const char *col, size_t n) {
   return -1;
 }
 
-/* Definition order for now; associations will sort referenced tables
- * first. */
+/* Depth-first placement: a model's referenced tables go first. */
+static void place(const assoc_db *db, int i, unsigned char *mark, int *order,
+                  int *n) {
+  const assoc_model *m = db->models[i];
+  int a, k;
+  if (mark[i]) return; /* placed, or being placed (a cycle) */
+  mark[i] = 1;
+  for (a = 0; m->refs != NULL && a < m->nattrs; a++) {
+    if (m->refs[a] == NULL) continue;
+    for (k = 0; k < db->nmodels; k++)
+      if (k != i && strcmp(db->models[k]->table, m->refs[a]->table) == 0)
+        place(db, k, mark, order, n);
+  }
+  order[(*n)++] = i;
+}
+
 void assoc__model_order(const assoc_db *db, int *order) {
-  int i;
-  for (i = 0; i < db->nmodels; i++) order[i] = i;
+  unsigned char small[64], *mark = small;
+  int i, n = 0;
+  if (db->nmodels > (int)sizeof small) {
+    mark = calloc((size_t)db->nmodels, 1);
+    if (mark == NULL) { /* out of memory: definition order */
+      for (i = 0; i < db->nmodels; i++) order[i] = i;
+      return;
+    }
+  } else {
+    memset(small, 0, sizeof small);
+  }
+  for (i = 0; i < db->nmodels; i++) place(db, i, mark, order, &n);
+  if (mark != small) free(mark);
+}
+
+/* The referential actions, as rendered in DDL. */
+static const char *ref_action(const char *s, int *bad) {
+  static const char *const actions[] = {"CASCADE", "SET NULL", "SET DEFAULT",
+                                        "RESTRICT", "NO ACTION"};
+  size_t i;
+  if (s == NULL) return NULL;
+  for (i = 0; i < sizeof actions / sizeof actions[0]; i++)
+    if (ieq(s, actions[i])) return actions[i];
+  *bad = 1;
+  return NULL;
+}
+
+int assoc__model_set_ref(assoc_model *m, int attr, const char *table,
+                         const char *column, const char *on_delete,
+                         const char *on_update) {
+  assoc__ref *r;
+  int bad = 0;
+  const char *od, *ou;
+  if (m == NULL || attr < 0 || attr >= m->nattrs || table == NULL ||
+      table[0] == '\0' || column == NULL || column[0] == '\0')
+    return ASSOC_MISUSE;
+  od = ref_action(on_delete, &bad);
+  ou = ref_action(on_update, &bad);
+  if (bad) return ASSOC_MISUSE;
+  if (m->refs == NULL) {
+    m->refs = calloc((size_t)m->nattrs, sizeof *m->refs);
+    if (m->refs == NULL) return ASSOC_NOMEM;
+  }
+  r = calloc(1, sizeof *r);
+  if (r == NULL) return ASSOC_NOMEM;
+  r->table = dupz(table);
+  r->column = dupz(column);
+  if (r->table == NULL || r->column == NULL) {
+    free(r->table);
+    free(r->column);
+    free(r);
+    return ASSOC_NOMEM;
+  }
+  r->on_delete = od;
+  r->on_update = ou;
+  if (m->refs[attr] != NULL) {
+    free(m->refs[attr]->table);
+    free(m->refs[attr]->column);
+    free(m->refs[attr]);
+  }
+  m->refs[attr] = r;
+  return ASSOC_OK;
 }

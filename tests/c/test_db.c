@@ -589,6 +589,14 @@ static void test_query_rules(assoc_db *db) {
          "no statement at all");
   is_int(assoc_query(db, "SELEC 1", NULL, 0, &r), ASSOC_ERROR, "syntax error");
   is_int(assoc_query(db, NULL, NULL, 0, &r), ASSOC_MISUSE, "NULL sql");
+  is_int(assoc_query(db, "SELECT abs(-9223372036854775807 - 1)", NULL, 0, &r), ASSOC_OK,
+         "a statement that fails when stepped");
+  is_int(assoc_rows_next(r), ASSOC_ERROR, "rows_next reports the error");
+  ok(strstr(assoc_errmsg(db), "integer overflow") != NULL, "message: %s", assoc_errmsg(db));
+  is_int(assoc_rows_next(r), ASSOC_ERROR, "and keeps reporting it");
+  ok(strstr(assoc_errmsg(db), "integer overflow") != NULL, "message kept");
+  ok(assoc_errsql(db) != NULL && strstr(assoc_errsql(db), "abs(") != NULL, "errsql of the rows");
+  assoc_rows_close(r);
 }
 
 static void test_cache(void) {

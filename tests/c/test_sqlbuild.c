@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "assoc.h"
+#include "assoc_int.h" /* the foreign-key extension point */
 #include "tap.h"
 
 static assoc_value I(int64_t i) {
@@ -561,6 +562,59 @@ static void test_ddl(void) {
   is_int(assoc_build_create_table(NULL, &q), ASSOC_MISUSE, "create without model");
 }
 
+static void test_references(void) {
+  assoc_db *db;
+  assoc_model_def d;
+  assoc_attr a[1];
+  assoc_model *A, *B, *C;
+  int order[3];
+  is_int(assoc__model_set_ref(Member, 0, "Users", "id", "cascade", "CASCADE"),
+         ASSOC_OK, "set a reference");
+  is_int(assoc__model_set_ref(Member, 1, "Projects", "id", "DROP TABLE x", NULL),
+         ASSOC_MISUSE, "an unknown referential action is refused");
+  is_int(assoc__model_set_ref(Member, 9, "Users", "id", NULL, NULL), ASSOC_MISUSE,
+         "reference on a bad attribute");
+  is_int(assoc__model_set_ref(Profile, 2, "Users", "id", "set null", NULL), ASSOC_OK,
+         "set a second reference");
+  assoc_build_create_table(Member, &q);
+  is_str(q.text,
+         "CREATE TABLE IF NOT EXISTS \"UserProjects\" (\"userId\" INTEGER NOT NULL "
+         "REFERENCES \"Users\" (\"id\") ON DELETE CASCADE ON UPDATE CASCADE, "
+         "\"projectId\" INTEGER NOT NULL, \"role\" VARCHAR(255) DEFAULT 'it''s', "
+         "PRIMARY KEY (\"userId\", \"projectId\"))", "REFERENCES clause");
+  assoc_build_create_table(Profile, &q);
+  ok(strstr(q.text, "\"user_id\" INTEGER REFERENCES \"Users\" (\"id\") ON DELETE SET NULL,") != NULL,
+     "REFERENCES with ON DELETE only: %s", q.text);
+
+  /* creation order: referenced tables first */
+  assoc_open(":memory:", NULL, &db);
+  memset(&d, 0, sizeof d);
+  memset(a, 0, sizeof a);
+  a[0].name = "bId";
+  a[0].type = ASSOC_T_INTEGER;
+  d.attrs = a;
+  d.nattrs = 1;
+  d.name = "A";
+  assoc_define(db, &d, &A);
+  d.name = "B";
+  assoc_define(db, &d, &B);
+  d.name = "C";
+  assoc_define(db, &d, &C);
+  assoc__model_order(db, order);
+  ok(order[0] == 0 && order[1] == 1 && order[2] == 2, "no references: definition order");
+  assoc__model_set_ref(A, 1, "Bs", "id", "CASCADE", NULL);
+  assoc__model_set_ref(B, 1, "Cs", "id", NULL, NULL);
+  assoc__model_order(db, order);
+  ok(order[0] == 2 && order[1] == 1 && order[2] == 0, "C, B, A: referenced first");
+  assoc__model_set_ref(C, 1, "As", "id", NULL, NULL);
+  assoc__model_order(db, order);
+  ok(order[0] + order[1] + order[2] == 3 && order[0] != order[1], "a cycle still lists each once");
+  assoc__model_set_ref(C, 1, "Cs", "id", NULL, NULL);
+  is_int(assoc_sync(db, 1), ASSOC_OK, "sync with references (self-reference too): %s",
+         assoc_errmsg(db));
+  assoc_close(db);
+}
+
 int main(void) {
   assoc_db *db = NULL;
   is_int(assoc_open(":memory:", NULL, &db), ASSOC_OK, "open :memory:");
@@ -571,6 +625,7 @@ int main(void) {
   test_errors();
   test_writes();
   test_ddl();
+  test_references();
   /* the builder is reusable after free + init */
   assoc_sql_free(&q);
   assoc_sql_init(&q);
