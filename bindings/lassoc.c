@@ -125,7 +125,8 @@ void ldb_flush(lua_State *L, ldb *box) {
     lua_warning(L, "assoc: log records were dropped (out of memory)", 0);
     box->logdropped = 0;
   }
-  if (!box->db) { /* closed by the logger */
+  if (!box->db || box->logcap > 65536) { /* closed by the logger, or a
+                                            big batch: give memory back */
     free(box->log);
     box->log = NULL;
     box->logcap = 0;
@@ -204,6 +205,8 @@ static int l_open(lua_State *L) {
     return lerr_raise(L, NULL, ASSOC_MISUSE,
                       "open: path must be a string (got %s)",
                       luaL_typename(L, 1));
+  if (lstr_hasnul(L, 1))
+    return lerr_raise(L, NULL, ASSOC_MISUSE, "open: path contains a NUL byte");
   const char *path = lua_tostring(L, 1);
   assoc_open_opts o = {-1, 0};
   int t = lua_type(L, 2);
@@ -280,6 +283,9 @@ static int db_query_exec(lua_State *L, int isquery) {
     return lerr_raise(L, box, ASSOC_MISUSE,
                       "db:%s: sql must be a string (got %s)", method,
                       luaL_typename(L, 2));
+  if (lstr_hasnul(L, 2))
+    return lerr_raise(L, box, ASSOC_MISUSE, "db:%s: sql contains a NUL byte",
+                      method);
   int pt = lua_type(L, 3);
   if (pt != LUA_TNIL && pt != LUA_TNONE && pt != LUA_TTABLE)
     return lerr_raise(L, box, ASSOC_MISUSE,
@@ -357,7 +363,12 @@ static int db_model(lua_State *L) {
   lua_settop(L, 2);
   lua_getiuservalue(L, 1, LDB_UV_MODELS);
   lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
+  if (lua_rawget(L, -2) != LUA_TNIL) return 1;
+  const assoc_model *m = lstr_hasnul(L, 2)
+                             ? NULL
+                             : assoc_model_find(box->db, lua_tostring(L, 2));
+  if (!m) return 1; /* nil */
+  lmodel_push(L, box, m);
   return 1;
 }
 

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -68,6 +69,14 @@ typedef struct lmodel {
   ldb *box;
 } lmodel;
 
+/* Does the string at idx contain a NUL byte (so C would see less of it)?
+ * Names, SQL and paths with one are refused rather than truncated. */
+static inline int lstr_hasnul(lua_State *L, int idx) {
+  size_t n;
+  const char *s = lua_tolstring(L, idx, &n);
+  return s && strlen(s) != n;
+}
+
 /* ---- lassoc.c ------------------------------------------------------------ */
 /* Checks that slot 1 is an open Db; raises AssocError / ConnectionError. */
 ldb *ldb_check(lua_State *L, const char *method);
@@ -82,6 +91,9 @@ const char *lassoc_op_name(int op);
 /* ---- lmodel.c ------------------------------------------------------------ */
 int lmodel_define(lua_State *L);     /* db:define(name, attrs, options) */
 void lmodel_open(lua_State *L);      /* creates the Model metatable */
+/* Pushes the Model userdata of m (Db at slot 1), creating and registering
+ * one for a model the core defined by itself. */
+void lmodel_push(lua_State *L, ldb *box, const assoc_model *m);
 
 /* ---- lerror.c ------------------------------------------------------------ */
 /* Copies the core's current error of box->db into box->err. */
@@ -146,9 +158,12 @@ void lv_fmtnum(char *buf, size_t cap, double d);
 void lrows_collect(lua_State *L, ldb *box, const assoc_model *m,
                    assoc_rows *rows, int mt_idx, int statekey_idx);
 
-/* JSON (libcjson).  Encode raises AssocError-free plain messages through
- * lerr_raise (code ASSOC_MISUSE). */
-void ljson_encode(lua_State *L, ldb *box, int idx);   /* pushes a string */
+/* JSON (libcjson).  ljson_encode pushes the text of the value at idx; what
+ * it cannot encode (functions, userdata, cycles, nesting > 100, non-finite
+ * numbers) raises AssocError, or ValidationError naming model.path when
+ * path is given (an attribute value). */
+void ljson_encode(lua_State *L, ldb *box, int idx, const char *model,
+                  const char *path);
 int ljson_decode(lua_State *L, const char *s, size_t n, void *null_ud,
                  int top_null_is_nil); /* pushes a value; 0 on bad JSON */
 int lcore_json_encode(lua_State *L);

@@ -86,6 +86,9 @@ int lmodel_define(lua_State *L) {
                       "db:define: the model name must be a non-empty string "
                       "(got %s)",
                       luaL_typename(L, 2));
+  if (lstr_hasnul(L, 2))
+    return lerr_raise(L, box, ASSOC_MISUSE,
+                      "db:define: the model name contains a NUL byte");
   const char *name = lua_tostring(L, 2);
   if (lua_type(L, 3) != LUA_TTABLE)
     return lerr_raise(L, box, ASSOC_MISUSE,
@@ -119,18 +122,25 @@ int lmodel_define(lua_State *L) {
       return lerr_raise(L, box, ASSOC_MISUSE,
                         "db:define(%s): attribute #%d needs a non-empty name",
                         name, (int)i);
+    if (lstr_hasnul(L, -1))
+      return lerr_raise(L, box, ASSOC_MISUSE,
+                        "db:define(%s): attribute #%d: name contains a NUL "
+                        "byte",
+                        name, (int)i);
     a->name = lua_tostring(L, -1); /* borrowed: the attr table keeps it */
     lua_pop(L, 1);
     check_keys(L, box, t, attr_keys, "attribute option", name, a->name);
     int ct = lua_getfield(L, t, "column");
-    if (ct == LUA_TSTRING)
+    if (ct == LUA_TSTRING && !lstr_hasnul(L, -1) && lua_rawlen(L, -1) > 0)
       a->column = lua_tostring(L, -1);
     else if (ct != LUA_TNIL)
       return lerr_raise(L, box, ASSOC_MISUSE,
-                        "%s.%s: column must be a string (got %s)", name,
+                        "%s.%s: column must be a non-empty string without "
+                        "NUL bytes (got %s)",
+                        name,
                         a->name, luaL_typename(L, -1));
     lua_pop(L, 1);
-    if (lua_getfield(L, t, "type") != LUA_TSTRING)
+    if (lua_getfield(L, t, "type") != LUA_TSTRING || lstr_hasnul(L, -1))
       return lerr_raise(L, box, ASSOC_MISUSE,
                         "%s.%s: type must be a type name such as \"STRING\" "
                         "(got %s)",
@@ -194,7 +204,7 @@ int lmodel_define(lua_State *L) {
   if (ot == LUA_TTABLE) {
     check_keys(L, box, 4, model_opts, "model option", name, NULL);
     int tt = lua_getfield(L, 4, "tableName");
-    if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0)
+    if (tt == LUA_TSTRING && lua_rawlen(L, -1) > 0 && !lstr_hasnul(L, -1))
       def.table = lua_tostring(L, -1);
     else if (tt != LUA_TNIL)
       return lerr_raise(L, box, ASSOC_MISUSE,
@@ -239,6 +249,30 @@ int lmodel_define(lua_State *L) {
   ldb_flush(L, box);
   lua_settop(L, ud);
   return 1;
+}
+
+/* Pushes the Model userdata of m, a model of the Db at slot 1: the one
+ * registered in the Db's models table, else (a model the core made, e.g. a
+ * junction table) a new userdata, registered. */
+void lmodel_push(lua_State *L, ldb *box, const assoc_model *m) {
+  lua_getiuservalue(L, 1, LDB_UV_MODELS);
+  int models = lua_gettop(L);
+  lua_pushstring(L, assoc_model_name(m));
+  if (lua_rawget(L, models) == LUA_TUSERDATA) {
+    lua_remove(L, models);
+    return;
+  }
+  lua_pop(L, 1);
+  lmodel *mu = lua_newuserdatauv(L, sizeof *mu, 1);
+  mu->m = m;
+  mu->box = box;
+  luaL_setmetatable(L, LASSOC_MODEL);
+  lua_pushvalue(L, 1);
+  lua_setiuservalue(L, -2, 1);
+  lua_pushstring(L, assoc_model_name(m));
+  lua_pushvalue(L, -2);
+  lua_rawset(L, models);
+  lua_remove(L, models);
 }
 
 /* ---- metadata ------------------------------------------------------------------ */

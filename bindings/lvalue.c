@@ -260,7 +260,12 @@ static int str_to_num(lua_State *L, int idx, int *isint, int64_t *i,
                       double *d) {
   size_t n;
   const char *s = lua_tolstring(L, idx, &n);
-  if (lua_stringtonumber(L, s) != n + 1) return 0;
+  size_t used = lua_stringtonumber(L, s);
+  if (used == 0) return 0;
+  if (used != n + 1) { /* a NUL byte inside: not a number */
+    lua_pop(L, 1);
+    return 0;
+  }
   *isint = lua_isinteger(L, -1);
   if (*isint) *i = (int64_t)lua_tointeger(L, -1);
   *d = lua_tonumber(L, -1);
@@ -385,7 +390,7 @@ void lv_typed(lconv *c, int idx, int attr, assoc_value *out) {
       want = "a JSON-encodable value";
       break;
     }
-    ljson_encode(L, c->box, idx);
+    ljson_encode(L, c->box, idx, mname, a->name);
     set_text(c, out);
     return;
   case ASSOC_T_BLOB:
@@ -475,6 +480,8 @@ typedef struct jenc {
   ldb *box;
   void *null;
   int visiting; /* stack slot of the cycle-detection table */
+  const char *model, *path; /* for an attribute value: ValidationError */
+  int vidx;
 } jenc;
 
 static cJSON *jnomem(lua_State *L) {
@@ -484,7 +491,13 @@ static cJSON *jnomem(lua_State *L) {
 }
 
 static void jfail(jenc *e, const char *fmt, const char *arg) {
-  lerr_raise(e->L, e->box, ASSOC_MISUSE, fmt, arg);
+  lua_State *L = e->L;
+  const char *msg = lua_pushfstring(L, fmt, arg);
+  if (e->path)
+    lerr_validation(L, e->box, e->path, e->vidx,
+                    "%s.%s must be JSON-encodable: %s", e->model, e->path,
+                    msg);
+  lerr_raise(L, e->box, ASSOC_MISUSE, "json_encode: %s", msg);
 }
 
 typedef struct jkey {
@@ -526,11 +539,11 @@ static void jenc_table(jenc *e, int idx, cJSON *parent, const char *key,
                        int depth, cJSON **rootp) {
   lua_State *L = e->L;
   if (depth > JSON_MAXDEPTH)
-    jfail(e, "json_encode: nesting deeper than %s levels", "100");
+    jfail(e, "nesting deeper than %s levels", "100");
   luaL_checkstack(L, 8, "json_encode");
   lua_pushvalue(L, idx);
   if (lua_rawget(L, e->visiting) != LUA_TNIL)
-    jfail(e, "json_encode: cannot encode a table with a cycle%s", "");
+    jfail(e, "cannot encode a table with a cycle%s", "");
   lua_pop(L, 1);
   lua_pushvalue(L, idx);
   lua_pushboolean(L, 1);
@@ -581,11 +594,11 @@ static void jenc_table(jenc *e, int idx, cJSON *parent, const char *key,
       case LUA_TSTRING: lua_pushvalue(L, -1); break;
       case LUA_TNUMBER:
         if (!lua_isinteger(L, -1) && !isfinite(lua_tonumber(L, -1)))
-          jfail(e, "json_encode: cannot encode a non-finite number key%s", "");
+          jfail(e, "cannot encode a non-finite number key%s", "");
         push_number_text(L, lua_gettop(L));
         break;
       default:
-        jfail(e, "json_encode: cannot encode a table key of type %s",
+        jfail(e, "cannot encode a table key of type %s",
               luaL_typename(L, -1));
       }
       lua_rawseti(L, strs, n);
@@ -599,7 +612,7 @@ static void jenc_table(jenc *e, int idx, cJSON *parent, const char *key,
     qsort(keys, (size_t)n, sizeof(jkey), jkey_cmp);
     for (lua_Integer i = 0; i < n; i++) {
       if (strlen(keys[i].s) != keys[i].n)
-        jfail(e, "json_encode: cannot encode a key with a NUL byte%s", "");
+        jfail(e, "cannot encode a key with a NUL byte%s", "");
       lua_rawgeti(L, orig, keys[i].i);
       lua_rawget(L, idx);
       jenc_value(e, lua_gettop(L), obj, keys[i].s, depth + 1, rootp);
@@ -627,7 +640,7 @@ static void jenc_value(jenc *e, int idx, cJSON *parent, const char *key,
     } else {
       double d = lua_tonumber(L, idx);
       if (!isfinite(d))
-        jfail(e, "json_encode: cannot encode a non-finite number (%s)",
+        jfail(e, "cannot encode a non-finite number (%s)",
               lua_tostring(L, idx));
       if (d == floor(d) && fabs(d) < 1e15) {
         char buf[32];
@@ -644,7 +657,7 @@ static void jenc_value(jenc *e, int idx, cJSON *parent, const char *key,
     size_t n;
     const char *s = lua_tolstring(L, idx, &n);
     if (strlen(s) != n)
-      jfail(e, "json_encode: cannot encode a string with a NUL byte%s", "");
+      jfail(e, "cannot encode a string with a NUL byte%s", "");
     item = cJSON_CreateString(s);
     break;
   }
@@ -656,20 +669,21 @@ static void jenc_value(jenc *e, int idx, cJSON *parent, const char *key,
     }
     /* fall through */
   default:
-    jfail(e, "json_encode: cannot encode a value of type %s",
+    jfail(e, "cannot encode a value of type %s",
           luaL_typename(L, idx));
     return;
   }
   jattach(e, item, parent, key, rootp);
 }
 
-void ljson_encode(lua_State *L, ldb *box, int idx) {
+void ljson_encode(lua_State *L, ldb *box, int idx, const char *model,
+                  const char *path) {
   idx = lua_absindex(L, idx);
   luaL_checkstack(L, 8, "json_encode");
   jbox *b = jbox_new(L);
   int bidx = lua_gettop(L);
   lua_newtable(L);
-  jenc e = {L, box, NULL, lua_gettop(L)};
+  jenc e = {L, box, NULL, lua_gettop(L), model, path, idx};
   if (box) {
     e.null = box->null;
   } else {
@@ -755,7 +769,7 @@ int ljson_decode(lua_State *L, const char *s, size_t n, void *null_ud,
 
 int lcore_json_encode(lua_State *L) {
   luaL_checkany(L, 1);
-  ljson_encode(L, NULL, 1);
+  ljson_encode(L, NULL, 1, NULL, NULL);
   return 1;
 }
 

@@ -114,7 +114,9 @@ static assoc_value *seq_values(lconv *c, int idx, int attr, lua_Integer n,
   assoc_value *v = lconv_alloc(c, (size_t)(n ? n : 1) * sizeof *v);
   for (lua_Integer i = 1; i <= n; i++) {
     int t = lua_rawgeti(L, idx, i);
-    if (t == LUA_TTABLE || (t == LUA_TUSERDATA && op_of(L, -1)))
+    if ((t == LUA_TTABLE &&
+         assoc_model_attr(c->m, attr)->type != ASSOC_T_JSON) ||
+        (t == LUA_TUSERDATA && op_of(L, -1)))
       shape_error(c, op, attr, "an array of values");
     if (!allow_null && lv_isnull(c, -1))
       shape_error(c, op, attr, "two non-null values");

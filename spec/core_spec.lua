@@ -460,6 +460,10 @@ describe("value types", function()
     bad({ name = {} }, "name", "string")
     bad({ name = true }, "name", "string")
     bad({ name = "a", meta = print }, "meta", "JSON")
+    bad({ name = "a", meta = { f = print } }, "meta", "JSON-encodable")
+    local cyc = {}
+    cyc[1] = cyc
+    bad({ name = "a", meta = cyc }, "meta", "cycle")
     assert.are.equal(0, U:count())
   end)
 
@@ -633,6 +637,40 @@ describe("where", function()
     local w = {}
     w[Op["and"]] = { w }
     raises("AssocError", "nested", U.find, U, { where = w })
+  end)
+end)
+
+describe("bad calls", function()
+  local U
+  before_each(function() U = users() end)
+
+  it("raises AssocError objects for a wrong self", function()
+    raises("AssocError", "expected a Model", U.find, {})
+    raises("AssocError", "expected a Model", U.insert, db, { name = "x" })
+    raises("AssocError", "expected a Db", db.exec, U, "SELECT 1")
+  end)
+
+  it("refuses operators as keys of values and malformed order/attributes", function()
+    raises("AssocError", "invalid key", U.insert, U, { [Op.gt] = 1 })
+    raises("AssocError", "order", U.find, U, { order = { 1 } })
+    raises("AssocError", "order", U.find, U, { order = { {} } })
+    raises("AssocError", "attributes", U.find, U, { attributes = { 1 } })
+    raises("AssocError", "Op.in on User.age", U.find, U, { where = { age = { [Op["in"]] = { 1, nil, 3 } } } })
+  end)
+
+  it("refuses SQL and names containing NUL bytes instead of truncating them", function()
+    raises("AssocError", "NUL", db.query, db, "SELECT 1\0; DROP TABLE \"Users\"")
+    raises("AssocError", "NUL", db.define, db, "A\0B", { { name = "x", type = "TEXT" } })
+    raises("AssocError", "NUL", db.define, db, "C", { { name = "x\0y", type = "TEXT" } })
+    raises("AssocError", nil, U.find, U, { where = { ["name\0x"] = 1 } })
+    assert.is_nil(db:model("User\0x"))
+  end)
+
+  it("matches JSON values with an IN list of tables", function()
+    U:insert { name = "a", meta = { 1 } }
+    U:insert { name = "b", meta = { x = true } }
+    U:insert { name = "c", meta = { 2 } }
+    assert.are.same({ "a", "b" }, ids(U:find { where = { meta = { { 1 }, { x = true } } }, order = { "id" } }, "name"))
   end)
 end)
 
@@ -902,6 +940,19 @@ describe("logging", function()
     db:setlogger(function() db:close() end)
     U:insert { name = "b" }
     assert.is_true(db:isclosed())
+  end)
+
+  it("survives a logger that yields or collects garbage", function()
+    local U = users()
+    local co = coroutine.wrap(function()
+      db:setlogger(function(sql) coroutine.yield(sql) end)
+      U:insert { name = "x" }
+      return "done"
+    end)
+    assert.are.equal("done", co())
+    db:setlogger(function() collectgarbage() end)
+    for i = 1, 20 do U:insert { name = "g" .. i, meta = { i } } end
+    assert.are.equal(21, #U:find { order = { "id" } })
   end)
 
   it("logs the failing statement before raising", function()
