@@ -323,6 +323,165 @@ int assoc_update(assoc_db *db, const assoc_model *m, const int *attrs,
 int assoc_delete(assoc_db *db, const assoc_model *m, const assoc_where *where,
                  int64_t *changes);
 
+/* ---- associations ---------------------------------------------------------- */
+/* See doc/associations.md for names, keys, DDL and the SQL of each accessor. */
+typedef struct assoc_assoc assoc_assoc;
+
+typedef enum assoc_kind {
+  ASSOC_HAS_ONE = 1,
+  ASSOC_BELONGS_TO = 2,
+  ASSOC_HAS_MANY = 3,
+  ASSOC_BELONGS_TO_MANY = 4
+} assoc_kind;
+
+/* ON DELETE / ON UPDATE actions. */
+enum {
+  ASSOC_FK_DEFAULT = 0, ASSOC_FK_CASCADE, ASSOC_FK_SET_NULL, ASSOC_FK_RESTRICT,
+  ASSOC_FK_NO_ACTION, ASSOC_FK_SET_DEFAULT
+};
+
+/* One `attr = value` of an association scope (equality; stamped on writes). */
+typedef struct assoc_pair {
+  const char *attr;
+  assoc_value value;
+} assoc_pair;
+
+typedef struct assoc_assoc_def {
+  assoc_kind kind;
+  assoc_model *source, *target;
+  const char *as;                      /* NULL: default; plural for the many
+                                          kinds, singular for one-to-one */
+  const char *as_singular, *as_plural; /* the { singular, plural } form */
+  const char *foreign_key;             /* attribute name; NULL: default */
+  int foreign_key_allow_null;          /* -1: default (nullable) */
+  const char *source_key, *target_key; /* NULL: primary keys */
+  const char *other_key;               /* belongsToMany; NULL: default */
+  const char *through;                 /* belongsToMany: junction model name */
+  assoc_model *through_model;          /* ... or a defined model */
+  int through_unique;                  /* -1: default (unique) */
+  int through_timestamps;              /* -1: default (on) */
+  const assoc_pair *scope; int nscope;
+  const assoc_pair *through_scope; int nthrough_scope;
+  int constraints;                     /* -1: default (on) */
+  int on_delete, on_update;            /* ASSOC_FK_* */
+} assoc_assoc_def;
+
+/* Registers an association, resolving defaults, adding the foreign-key
+ * attribute (and a generated junction model) as doc/associations.md says.
+ * ASSOC_MISUSE (message naming the models and aliases) for a duplicate alias,
+ * conflicting pair definitions, a self belongsToMany without `as`, unknown
+ * keys, ...  Lives until assoc_close. */
+int assoc_associate(assoc_db *db, const assoc_assoc_def *def, assoc_assoc **out);
+
+enum { ASSOC_KEY_FOREIGN = 0, ASSOC_KEY_SOURCE, ASSOC_KEY_TARGET, ASSOC_KEY_OTHER };
+enum {
+  ASSOC_ACC_GET = 0, ASSOC_ACC_SET, ASSOC_ACC_CREATE, ASSOC_ACC_COUNT,
+  ASSOC_ACC_HAS_ONE, ASSOC_ACC_HAS_MANY, ASSOC_ACC_ADD_ONE, ASSOC_ACC_ADD_MANY,
+  ASSOC_ACC_REMOVE_ONE, ASSOC_ACC_REMOVE_MANY, ASSOC_ACC__COUNT
+};
+
+assoc_kind assoc_assoc_kind(const assoc_assoc *a);
+assoc_model *assoc_assoc_source(const assoc_assoc *a);
+assoc_model *assoc_assoc_target(const assoc_assoc *a);
+assoc_model *assoc_assoc_through(const assoc_assoc *a); /* NULL unless BTM */
+const char *assoc_assoc_as(const assoc_assoc *a, int plural);
+/* Attribute name of a key (ASSOC_KEY_*), NULL when the kind has none. */
+const char *assoc_assoc_key(const assoc_assoc *a, int which);
+/* "getPosts", ... (ASSOC_ACC_*), NULL when the kind has no such accessor. */
+const char *assoc_assoc_accessor(const assoc_assoc *a, int which);
+int assoc_assoc_nscope(const assoc_assoc *a, int through);
+const assoc_pair *assoc_assoc_scope(const assoc_assoc *a, int through, int i);
+/* The source attribute whose value identifies the link (`src` below), and
+ * the target attribute that identifies targets in lists. */
+const char *assoc_assoc_source_attr(const assoc_assoc *a);
+const char *assoc_assoc_target_attr(const assoc_assoc *a);
+int assoc_assoc_fk_allow_null(const assoc_assoc *a);
+
+int assoc_model_nassocs(const assoc_model *m);
+assoc_assoc *assoc_model_assoc(const assoc_model *m, int i);
+assoc_assoc *assoc_model_assoc_find(const assoc_model *m, const char *alias);
+
+/* Junction columns of a belongsToMany read: attrs (through-model attribute
+ * indexes; nattrs < 0: all, 0: none) and a where on the junction. */
+typedef struct assoc_through_req {
+  const int *attrs; int nattrs;
+  const assoc_where *where;
+} assoc_through_req;
+
+/* The accessors' statements.  `src` is the value of assoc_assoc_source_attr
+ * on the source instance; targets are values of assoc_assoc_target_attr.
+ * Lists are bound as one JSON array (IN (SELECT value FROM json_each(?))).
+ * Multi-statement calls run inside one savepoint: all or nothing. */
+int assoc_rel_get(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                  const assoc_select *req, const assoc_through_req *through,
+                  assoc_rows **out);
+/* For rows of assoc_rel_get: 0 = a target column, 1 = a junction column. */
+int assoc_rows_node(const assoc_rows *rows, int col);
+int assoc_rel_count(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                    const assoc_select *req, int64_t *out);
+int assoc_rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                  const assoc_value *targets, int n, int *all);
+/* tattrs: through-model attribute indexes; tvals: n * ntattrs row-major. */
+int assoc_rel_add(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                  const assoc_value *targets, int n, const int *tattrs,
+                  int ntattrs, const assoc_value *tvals);
+int assoc_rel_remove(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                     const assoc_value *targets, int n);
+int assoc_rel_set(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                  const assoc_value *targets, int n, const int *tattrs,
+                  int ntattrs, const assoc_value *tvals);
+/* hasOne: unlink (or delete, NOT NULL key) the previous child other than
+ * `target`, then link `target` (NULL: only unlink). */
+int assoc_rel_set_one(assoc_db *db, const assoc_assoc *a,
+                      const assoc_value *src, const assoc_value *target);
+
+/* ---- eager loading ----------------------------------------------------------- */
+/* An include tree node: the association to follow from its parent's model,
+ * what to read of its target, and its own children.  See doc/eager.md. */
+typedef struct assoc_include {
+  const assoc_assoc *assoc;
+  const assoc_select *req;        /* target attrs, where, order, per-parent
+                                     limit/offset, with_deleted; NULL: all */
+  int required;                   /* -1: default (1 when req->where) */
+  int separate;                   /* load in its own statement */
+  const assoc_through_req *through;
+  const struct assoc_include *kids;
+  int nkids;
+} assoc_include;
+
+/* Top-level order by an included column: node (preorder index of the
+ * include tree, 0 = the root model), attribute, direction; junction=1 for a
+ * junction column of a belongsToMany node. */
+typedef struct assoc_eager_order {
+  int node, attr, desc, junction;
+} assoc_eager_order;
+
+typedef struct assoc_result assoc_result;
+
+/* Loads the root rows of `m` matching req (limit/offset count root rows)
+ * with every include, in a number of statements fixed by the tree.  The
+ * result holds, per node (preorder; 0 = root), its rows de-duplicated by
+ * primary key, each with the index of its parent row. */
+int assoc_find_all(assoc_db *db, const assoc_model *m, const assoc_select *req,
+                   const assoc_include *inc, int ninc,
+                   const assoc_eager_order *order, int norder,
+                   assoc_result **out);
+/* count of distinct root rows matching req and the required includes. */
+int assoc_count_all(assoc_db *db, const assoc_model *m, const assoc_select *req,
+                    const assoc_include *inc, int ninc, int64_t *out);
+int assoc_result_nnodes(const assoc_result *r);
+const assoc_include *assoc_result_include(const assoc_result *r, int node);
+int assoc_result_parent(const assoc_result *r, int node); /* -1 for root */
+int64_t assoc_result_nrows(const assoc_result *r, int node);
+/* Columns of a node: attribute index, and whether it is a junction column. */
+int assoc_result_ncols(const assoc_result *r, int node);
+int assoc_result_attr(const assoc_result *r, int node, int col, int *junction);
+void assoc_result_value(const assoc_result *r, int node, int64_t row, int col,
+                        assoc_value *out);
+/* Index (in the parent node's rows) of the parent of `row`. */
+int64_t assoc_result_parent_row(const assoc_result *r, int node, int64_t row);
+void assoc_result_free(assoc_result *r); /* accepts NULL */
+
 /* ---- schema -------------------------------------------------------------- */
 /* Creates every model's table (IF NOT EXISTS) in dependency order; with
  * force, drops them first (reverse order).  Atomic. */

@@ -95,6 +95,34 @@ struct assoc_model {
   int *hidx;             /* open-addressing index (attr+1, 0 = empty) or NULL */
   uint32_t hmask;
   assoc__ref **refs;     /* NULL, or nattrs entries (NULL = no reference) */
+  assoc_assoc **assocs;  /* associations with this model as source, in order */
+  int nassocs, assoccap;
+};
+
+/* ---- associations ---------------------------------------------------------- */
+/* A resolved scope entry: attribute index on the scoped model and an owned
+ * copy of the value. */
+typedef struct assoc__scope {
+  int attr;
+  assoc_value value;   /* text/blob owned (malloc'ed) */
+} assoc__scope;
+
+struct assoc_assoc {
+  assoc_db *db;
+  assoc_kind kind;
+  assoc_model *source, *target;
+  assoc_model *through;          /* BTM junction, else NULL */
+  char *as_singular, *as_plural; /* owned */
+  char *accessors[ASSOC_ACC__COUNT]; /* owned, NULL when not for the kind */
+  /* Attribute indexes.  fk lives on: the target (hasOne/hasMany), the source
+   * (belongsTo), the junction (BTM, pointing at source_key).  other_key is on
+   * the junction (BTM, pointing at target_key). */
+  int fk, source_key, target_key, other_key;
+  int fk_allow_null;
+  int constraints, on_delete, on_update;
+  assoc__scope *scope; int nscope;                 /* on the target */
+  assoc__scope *through_scope; int nthrough_scope; /* on the junction */
+  unsigned explicit_;            /* which options were given (pair checks) */
 };
 
 /* ---- connection -------------------------------------------------------- */
