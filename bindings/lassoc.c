@@ -448,6 +448,7 @@ static const luaL_Reg db_methods[] = {
     {"sync", db_sync},         {"drop", db_drop},
     {"changes", db_changes},   {"lastrowid", db_lastrowid},
     {"cachestats", db_cachestats}, {"setlogger", db_setlogger},
+    {"associate", lrel_associate},
     {NULL, NULL}};
 
 /* ---- module functions ------------------------------------------------------------ */
@@ -532,6 +533,7 @@ int luaopen_assoc_core(lua_State *L) {
   }
   lua_pop(L, 1);
   lmodel_open(L);
+  lrel_open(L);
 
   /* core.null */
   if (lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_NULLV) != LUA_TUSERDATA) {

@@ -95,6 +95,19 @@ void lmodel_open(lua_State *L);      /* creates the Model metatable */
  * one for a model the core defined by itself. */
 void lmodel_push(lua_State *L, ldb *box, const assoc_model *m);
 
+/* ---- linclude.c ---------------------------------------------------------- */
+/* Eager loading (m:find / m:count with `include`; see doc/eager.md).
+ * linclude_wants: does the request table at idx have an `include`? */
+int linclude_wants(lua_State *L, int idx);
+/* m:find(req, mt, statekey) with includes (Db at slot 1, req at 2). */
+int linclude_find(lua_State *L, ldb *box, const assoc_model *m);
+/* m:count(req) with includes. */
+int linclude_count(lua_State *L, ldb *box, const assoc_model *m);
+
+/* ---- lrel.c -------------------------------------------------------------- */
+int lrel_associate(lua_State *L);    /* db:associate(kind, src, tgt, opts) */
+void lrel_open(lua_State *L);        /* creates the Association metatable */
+
 /* ---- lerror.c ------------------------------------------------------------ */
 /* Copies the core's current error of box->db into box->err. */
 void lerr_snapshot(ldb *box);
@@ -157,6 +170,15 @@ void lv_fmtnum(char *buf, size_t cap, double d);
  * none) as in m:find. */
 void lrows_collect(lua_State *L, ldb *box, const assoc_model *m,
                    assoc_rows *rows, int mt_idx, int statekey_idx);
+
+/* Row building pieces shared with linclude.c: the decoding class of an
+ * attribute (BOOLEAN -> boolean, JSON -> table, ...), pushing a value
+ * decoded by it (returns 0, pushing nothing, for a value that reads as
+ * nil; jbox from lv_newjbox, needed for JSON, else may be NULL), and a new
+ * JSON scratch box (pushed; GC-owned). */
+int lv_decclass(const assoc_attr *a);
+int lv_pushdecoded(lua_State *L, const assoc_value *v, int dec, void *jb);
+void *lv_newjbox(lua_State *L);
 
 /* JSON (libcjson).  ljson_encode pushes the text of the value at idx; what
  * it cannot encode (functions, userdata, cycles, nesting > 100, non-finite

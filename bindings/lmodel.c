@@ -351,6 +351,18 @@ static int m_attributes(lua_State *L) {
       }
       lua_setfield(L, -2, "default");
     }
+    int rk;
+    const assoc_model *rm = assoc_model_ref(m, i, &rk);
+    if (rm) { /* a foreign key an association added or reused */
+      lua_createtable(L, 0, 2);
+      lua_pushstring(L, assoc_model_name(rm));
+      lua_setfield(L, -2, "model");
+      if (rk >= 0) {
+        lua_pushstring(L, assoc_model_attr(rm, rk)->name);
+        lua_setfield(L, -2, "key");
+      }
+      lua_setfield(L, -2, "references");
+    }
     lua_rawseti(L, -2, i + 1);
   }
   return 1;
@@ -395,6 +407,7 @@ static int m_find(lua_State *L) {
                       "%s:find: the row metatable must be a table (got %s)",
                       assoc_model_name(m), luaL_typename(L, 3));
   lua_settop(L, 4);
+  if (linclude_wants(L, 2)) return linclude_find(L, box, m);
   lconv c;
   lconv_init(&c, L, box, m, "find");
   assoc_select req;
@@ -412,6 +425,7 @@ static int m_count(lua_State *L) {
   ldb *box;
   const assoc_model *m = lmodel_check(L, "count", &box);
   lua_settop(L, 2);
+  if (linclude_wants(L, 2)) return linclude_count(L, box, m);
   lconv c;
   lconv_init(&c, L, box, m, "count");
   assoc_select req;

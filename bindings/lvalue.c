@@ -836,6 +836,25 @@ static int push_col(lua_State *L, const assoc_value *v, int dec, jbox *jb) {
   }
 }
 
+/* For the eager loader (linclude.c), which builds rows itself: the
+ * decoding class of an attribute, pushing a value decoded by it, and the
+ * JSON scratch box it needs. */
+int lv_decclass(const assoc_attr *a) {
+  if (a->type == ASSOC_T_BOOLEAN) return DEC_BOOL;
+  if (a->type == ASSOC_T_FLOAT || a->type == ASSOC_T_DOUBLE) return DEC_FLOAT;
+  if (a->type == ASSOC_T_JSON) return DEC_JSON;
+  if (a->type == ASSOC_T_DECIMAL || a->type == ASSOC_T_STRING ||
+      a->type == ASSOC_T_TEXT || a->type == ASSOC_T_UUID)
+    return DEC_TEXT;
+  return DEC_NATURAL;
+}
+
+int lv_pushdecoded(lua_State *L, const assoc_value *v, int dec, void *jb) {
+  return push_col(L, v, dec, jb);
+}
+
+void *lv_newjbox(lua_State *L) { return jbox_new(L); }
+
 /* lua_pcall'ed: (ctx, mt|nil, statekey|nil) -> array of rows.  A core error
  * of rows_next is recorded in ctx (snapshot taken) and ends the loop. */
 static int rows_build(lua_State *L) {

@@ -246,6 +246,10 @@ int assoc_model_pk(const assoc_model *m);
 enum { ASSOC_COL_CREATED = 0, ASSOC_COL_UPDATED = 1, ASSOC_COL_DELETED = 2 };
 /* Index of the createdAt / updatedAt / deletedAt attribute, or -1. */
 int assoc_model_special(const assoc_model *m, int which);
+/* The model whose key attribute `attr` of m references (a REFERENCES clause
+ * an association gave it), with that key's attribute index in *key (may be
+ * NULL); NULL when attr has no reference. */
+const assoc_model *assoc_model_ref(const assoc_model *m, int attr, int *key);
 
 /* ---- requests ------------------------------------------------------------ */
 typedef enum assoc_op {
@@ -481,6 +485,26 @@ void assoc_result_value(const assoc_result *r, int node, int64_t row, int col,
 /* Index (in the parent node's rows) of the parent of `row`. */
 int64_t assoc_result_parent_row(const assoc_result *r, int node, int64_t row);
 void assoc_result_free(assoc_result *r); /* accepts NULL */
+/* Additions for the bindings' one-pass build and for tests: */
+/* The model of a node's rows (the root model, or the include's target). */
+const assoc_model *assoc_result_model(const assoc_result *r, int node);
+/* The ncols values of a row (valid until assoc_result_free), or NULL. */
+const assoc_value *assoc_result_row(const assoc_result *r, int node,
+                                    int64_t row);
+/* The rows of `node` whose parent is parent_row (a row of the parent
+ * node), in load order: their count, and in *rows their indexes. */
+int64_t assoc_result_children(const assoc_result *r, int node,
+                              int64_t parent_row, const int64_t **rows);
+/* How many statements the load ran (1 + the to-many includes). */
+int assoc_result_nstatements(const assoc_result *r);
+/* The SQL text of statement `stmt` of a load (0 = the root statement, then
+ * one per hasMany/belongsToMany include in preorder; -1 = the statement of
+ * assoc_count_all), without running anything.  *out is malloc'ed (free()
+ * it).  For tests and documentation. */
+int assoc_eager_sql(assoc_db *db, const assoc_model *m,
+                    const assoc_select *req, const assoc_include *inc,
+                    int ninc, const assoc_eager_order *order, int norder,
+                    int stmt, char **out);
 
 /* ---- schema -------------------------------------------------------------- */
 /* Creates every model's table (IF NOT EXISTS) in dependency order; with

@@ -97,6 +97,10 @@ struct assoc_model {
   assoc__ref **refs;     /* NULL, or nattrs entries (NULL = no reference) */
   assoc_assoc **assocs;  /* associations with this model as source, in order */
   int nassocs, assoccap;
+  int nuniq, uniq[2];    /* a composite UNIQUE (uniq[0], uniq[1]) when nuniq
+                            == 2 (a junction with a PK of its own) */
+  unsigned char junction; /* used as the `through` of a belongsToMany */
+  unsigned char synced;   /* assoc_sync created its table */
 };
 
 /* ---- associations ---------------------------------------------------------- */
@@ -123,7 +127,34 @@ struct assoc_assoc {
   assoc__scope *scope; int nscope;                 /* on the target */
   assoc__scope *through_scope; int nthrough_scope; /* on the junction */
   unsigned explicit_;            /* which options were given (pair checks) */
+  /* Added by association.c.  belongsTo has no sourceKey: its source_key is
+   * the fk (the source attribute holding the link).  hasOne/hasMany:
+   * target_key is the target's primary key.  src_attr / tgt_attr: the
+   * source attribute whose value identifies the link (source_key; the fk for
+   * belongsTo) and the target attribute identifying targets in accessor
+   * lists (target_key).  BTM: other_on_delete/other_on_update are the
+   * actions of other_key; upsert: the junction has a PRIMARY KEY or UNIQUE
+   * exactly on (fk, other_key), so add is one INSERT ... ON CONFLICT. */
+  int src_attr, tgt_attr;
+  int other_on_delete, other_on_update;
+  int upsert;
+  assoc_pair *scope_pairs, *through_scope_pairs; /* assoc_assoc_scope's
+                                                    views of the scopes */
 };
+
+/* Bits of assoc_assoc.explicit_. */
+enum {
+  ASSOC__EX_AS = 1u << 0,
+  ASSOC__EX_FK = 1u << 1,
+  ASSOC__EX_ALLOWNULL = 1u << 2,
+  ASSOC__EX_CONSTRAINTS = 1u << 3,
+  ASSOC__EX_ONDELETE = 1u << 4,
+  ASSOC__EX_ONUPDATE = 1u << 5,
+  ASSOC__EX_OTHER = 1u << 6
+};
+
+/* Frees an association (association.c).  Accepts NULL. */
+void assoc__assoc_free(assoc_assoc *a);
 
 /* ---- connection -------------------------------------------------------- */
 struct assoc_db {
@@ -196,6 +227,20 @@ void assoc__model_order(const assoc_db *db, int *order);
 int assoc__model_set_ref(assoc_model *m, int attr, const char *table,
                          const char *column, const char *on_delete,
                          const char *on_update);
+/* Removes the REFERENCES clause of column `attr` (if any).  Never fails. */
+void assoc__model_clear_ref(assoc_model *m, int attr);
+/* Appends a copy of attribute a (column resolved as assoc_define does),
+ * rebuilding the name index.  Returns ASSOC_OK, ASSOC_MISUSE (duplicate
+ * name or column; message on m->db) or ASSOC_NOMEM; m unchanged on failure. */
+int assoc__model_add_attr(assoc_model *m, const assoc_attr *a);
+/* Removes the last attribute (the undo of assoc__model_add_attr). */
+void assoc__model_pop_attr(assoc_model *m);
+/* Drops the core-added `id` primary key (attribute 0) and makes attributes
+ * a and b (indexes before the drop) the composite primary key.  Never
+ * fails; every attribute index of m above 0 moves down by one. */
+void assoc__model_replace_auto_pk(assoc_model *m, int a, int b);
+/* Unregisters and frees the most recently defined model (an undo). */
+void assoc__model_pop(assoc_db *db);
 
 /* ---- SQL building (sqlstr.c, sqlwhere.c, sqlselect.c, sqlwrite.c,
  *      sqlddl.c) ----------------------------------------------------------- */
@@ -220,6 +265,11 @@ int assoc__value_ok(const assoc_value *v);
  * filter `"deletedAt" IS NULL` when filter_deleted and m is paranoid. */
 void assoc__sql_where(assoc_sql *s, const assoc_model *m, const assoc_where *w,
                       int filter_deleted);
+/* Appends the condition of w alone (one operand of AND; "1 = 1" for NULL)
+ * with every column qualified by the table alias qual ("qual"."col"; NULL:
+ * unqualified).  Used by the eager loader (eager.c). */
+void assoc__sql_cond(assoc_sql *s, const assoc_model *m, const char *qual,
+                     const assoc_where *w);
 int assoc__build_drop_table(const assoc_model *m, assoc_sql *out);
 
 /* Borrowing the db's scratch builder: returns it reset, or `local`

@@ -139,6 +139,10 @@ int assoc__sqlerr(assoc_db *db, int rc, const char *sql) {
   if ((ext & 0xff) != (rc & 0xff)) ext = rc;
   code = assoc__map_code(ext);
   if (code == ASSOC_OK) code = ASSOC_ERROR;
+  /* ON DELETE/UPDATE RESTRICT fails with SQLITE_CONSTRAINT_TRIGGER */
+  if (code == ASSOC_CONSTRAINT &&
+      strncmp(sqlite3_errmsg(db->sq), "FOREIGN KEY constraint failed", 29) == 0)
+    code = ASSOC_FOREIGNKEY;
   assoc__err(db, code, "%s", code == ASSOC_NOMEM ? "out of memory"
                                                   : sqlite3_errmsg(db->sq));
   if (sql != NULL) db->errsql = dupn(sql, strlen(sql)); /* NULL on OOM: ok */
@@ -454,10 +458,12 @@ const char *assoc_rows_colname(const assoc_rows *r, int col) {
 }
 
 int assoc_rows_attr(const assoc_rows *r, int col) {
+  int v;
   if (r == NULL || r->m == NULL || r->st->amap == NULL || col < 0 ||
       col >= r->st->ncols)
     return -1;
-  return r->st->amap[col];
+  v = r->st->amap[col]; /* attr | node << 16 (sqlassoc.c: junction columns) */
+  return v < 0 ? -1 : (v & 0xffff);
 }
 
 /* The column's value, valid until the next assoc_rows_next/close.  NULL

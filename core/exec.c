@@ -238,6 +238,8 @@ static int schema(assoc_db *db, int drop, int create) {
                            : assoc__exec_sql(db, s->text, s->len, NULL, 0,
                                              ASSOC__NOCACHE);
   }
+  for (i = 0; create && i < n && rc == ASSOC_OK; i++)
+    db->models[i]->synced = 1;
   assoc__scratch_put(db, s);
   free(order);
   if (rc == ASSOC_OK) rc = assoc_commit(db);

@@ -62,6 +62,8 @@ void assoc__model_free(assoc_model *m) {
     }
   }
   free(m->refs);
+  for (i = 0; i < m->nassocs; i++) assoc__assoc_free(m->assocs[i]);
+  free(m->assocs);
   free(m->attrs);
   free(m->hidx);
   free(m->name);
@@ -160,19 +162,26 @@ static int copy_attr(assoc_attr *dst, const assoc_attr *src, int underscored) {
   return ASSOC_OK;
 }
 
-static int build_index(assoc_model *m) {
-  uint32_t size = 16, i;
+/* Fills the index table idx (mask+1 entries, zeroed) for attrs[0..n). */
+static void fill_index(int *idx, uint32_t mask, const assoc_attr *attrs,
+                       int n) {
+  uint32_t i;
   int k;
+  for (k = 0; k < n; k++) {
+    i = hash_name(attrs[k].name) & mask;
+    while (idx[i] != 0) i = (i + 1) & mask;
+    idx[i] = k + 1;
+  }
+}
+
+static int build_index(assoc_model *m) {
+  uint32_t size = 16;
   if (m->nattrs <= LINEAR_MAX) return ASSOC_OK;
   while (size < (uint32_t)m->nattrs * 2u) size <<= 1;
   m->hidx = calloc(size, sizeof *m->hidx);
   if (m->hidx == NULL) return ASSOC_NOMEM;
   m->hmask = size - 1;
-  for (k = 0; k < m->nattrs; k++) {
-    i = hash_name(m->attrs[k].name) & m->hmask;
-    while (m->hidx[i] != 0) i = (i + 1) & m->hmask;
-    m->hidx[i] = k + 1;
-  }
+  fill_index(m->hidx, m->hmask, m->attrs, m->nattrs);
   return ASSOC_OK;
 }
 
@@ -428,6 +437,9 @@ void assoc__model_order(const assoc_db *db, int *order) {
   } else {
     memset(small, 0, sizeof small);
   }
+  /* junction tables (through models) after every other table */
+  for (i = 0; i < db->nmodels; i++)
+    if (!db->models[i]->junction) place(db, i, mark, order, &n);
   for (i = 0; i < db->nmodels; i++) place(db, i, mark, order, &n);
   if (mark != small) free(mark);
 }
@@ -479,4 +491,153 @@ int assoc__model_set_ref(assoc_model *m, int attr, const char *table,
   }
   m->refs[attr] = r;
   return ASSOC_OK;
+}
+
+void assoc__model_clear_ref(assoc_model *m, int attr) {
+  if (m == NULL || m->refs == NULL || attr < 0 || attr >= m->nattrs ||
+      m->refs[attr] == NULL)
+    return;
+  free(m->refs[attr]->table);
+  free(m->refs[attr]->column);
+  free(m->refs[attr]);
+  m->refs[attr] = NULL;
+}
+
+/* Allocates everything first (attrs array, refs array, name index, the
+ * copies), then commits; nothing is changed when an allocation fails. */
+int assoc__model_add_attr(assoc_model *m, const assoc_attr *a) {
+  assoc_attr copy, *na;
+  int i, n = m->nattrs + 1, *hidx = NULL;
+  uint32_t size = 16;
+  memset(&copy, 0, sizeof copy);
+  if (check_attr(m->db, m->name, a, m->nattrs) != ASSOC_OK) return ASSOC_MISUSE;
+  if (a->flags & (ASSOC_ATTR_AUTOINC | ASSOC_ATTR_PK))
+    return assoc__err(m->db, ASSOC_MISUSE,
+                      "%s.%s: an added attribute cannot be a primary key",
+                      m->name, a->name);
+  if (copy_attr(&copy, a, (m->flags & ASSOC_MODEL_UNDERSCORED) != 0) !=
+      ASSOC_OK)
+    goto nomem;
+  for (i = 0; i < m->nattrs; i++) {
+    if (strcmp(m->attrs[i].name, copy.name) == 0) {
+      assoc__err(m->db, ASSOC_MISUSE, "%s.%s: duplicate attribute", m->name,
+                 copy.name);
+      goto fail;
+    }
+    if (ieq(m->attrs[i].column, copy.column)) {
+      assoc__err(m->db, ASSOC_MISUSE,
+                 "%s.%s: column \"%s\" is already used by %s.%s", m->name,
+                 copy.name, copy.column, m->name, m->attrs[i].name);
+      goto fail;
+    }
+  }
+  na = realloc(m->attrs, (size_t)n * sizeof *na);
+  if (na == NULL) goto nomem;
+  m->attrs = na; /* more room, same content */
+  if (m->refs != NULL) {
+    assoc__ref **r = realloc(m->refs, (size_t)n * sizeof *r);
+    if (r == NULL) goto nomem;
+    m->refs = r;
+    r[n - 1] = NULL;
+  }
+  if (n > LINEAR_MAX) {
+    while (size < (uint32_t)n * 2u) size <<= 1;
+    hidx = calloc(size, sizeof *hidx);
+    if (hidx == NULL) goto nomem;
+  }
+  m->attrs[n - 1] = copy;
+  m->nattrs = n;
+  if (hidx != NULL) {
+    fill_index(hidx, size - 1, m->attrs, n);
+    free(m->hidx);
+    m->hidx = hidx;
+    m->hmask = size - 1;
+  }
+  return ASSOC_OK;
+nomem:
+  assoc__err(m->db, ASSOC_NOMEM, "out of memory");
+fail:
+  free((char *)copy.name);
+  free((char *)copy.column);
+  if (copy.dflt.type == ASSOC_V_TEXT || copy.dflt.type == ASSOC_V_BLOB)
+    free((char *)copy.dflt.u.s.p);
+  return m->db->errcode;
+}
+
+/* Rebuilds the name index in place (its size still fits: attributes were
+ * only removed). */
+static void reindex(assoc_model *m) {
+  if (m->hidx == NULL) return;
+  if (m->nattrs <= LINEAR_MAX) {
+    free(m->hidx);
+    m->hidx = NULL;
+    m->hmask = 0;
+    return;
+  }
+  memset(m->hidx, 0, ((size_t)m->hmask + 1) * sizeof *m->hidx);
+  fill_index(m->hidx, m->hmask, m->attrs, m->nattrs);
+}
+
+static void free_attr_at(assoc_model *m, int i) {
+  assoc_attr *a = &m->attrs[i];
+  free((char *)a->name);
+  free((char *)a->column);
+  if (a->dflt.type == ASSOC_V_TEXT || a->dflt.type == ASSOC_V_BLOB)
+    free((char *)a->dflt.u.s.p);
+  assoc__model_clear_ref(m, i);
+}
+
+void assoc__model_pop_attr(assoc_model *m) {
+  if (m == NULL || m->nattrs == 0) return;
+  free_attr_at(m, m->nattrs - 1);
+  m->nattrs--;
+  reindex(m);
+}
+
+void assoc__model_replace_auto_pk(assoc_model *m, int a, int b) {
+  int i, j;
+  if (m == NULL || m->nattrs < 3 || a <= 0 || b <= 0) return;
+  free_attr_at(m, 0);
+  memmove(m->attrs, m->attrs + 1, (size_t)(m->nattrs - 1) * sizeof *m->attrs);
+  if (m->refs != NULL)
+    memmove(m->refs, m->refs + 1, (size_t)(m->nattrs - 1) * sizeof *m->refs);
+  m->nattrs--;
+  for (j = 0; j < 3; j++)
+    if (m->special[j] > 0) m->special[j]--;
+  for (j = 0; j < m->nuniq; j++)
+    if (m->uniq[j] > 0) m->uniq[j]--;
+  m->attrs[a - 1].flags |= ASSOC_ATTR_PK | ASSOC_ATTR_NOTNULL;
+  m->attrs[b - 1].flags |= ASSOC_ATTR_PK | ASSOC_ATTR_NOTNULL;
+  m->pk = -1;
+  m->npk = 0;
+  for (i = 0; i < m->nattrs; i++) {
+    if (m->attrs[i].flags & ASSOC_ATTR_PK) {
+      if (m->pk < 0) m->pk = i;
+      m->npk++;
+    }
+  }
+  reindex(m);
+}
+
+void assoc__model_pop(assoc_db *db) {
+  if (db == NULL || db->nmodels == 0) return;
+  assoc__model_free(db->models[--db->nmodels]);
+}
+
+const assoc_model *assoc_model_ref(const assoc_model *m, int attr, int *key) {
+  const assoc__ref *r;
+  int i;
+  if (key != NULL) *key = -1;
+  if (m == NULL || m->refs == NULL || attr < 0 || attr >= m->nattrs ||
+      (r = m->refs[attr]) == NULL)
+    return NULL;
+  for (i = 0; i < m->db->nmodels; i++) {
+    const assoc_model *t = m->db->models[i];
+    if (strcmp(t->table, r->table) == 0) {
+      if (key != NULL) *key = assoc__attr_by_column(t, r->column,
+                                                    strlen(r->column));
+      return t;
+    }
+  }
+  return NULL;
 }

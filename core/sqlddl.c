@@ -142,6 +142,13 @@ int assoc_build_create_table(const assoc_model *m, assoc_sql *out) {
     }
     assoc__sql_append(out, ")", 1);
   }
+  if (m->nuniq == 2) { /* a junction's (foreignKey, otherKey) */
+    assoc__sql_appendz(out, ", UNIQUE (");
+    assoc__sql_ident(out, m->attrs[m->uniq[0]].column);
+    assoc__sql_append(out, ", ", 2);
+    assoc__sql_ident(out, m->attrs[m->uniq[1]].column);
+    assoc__sql_append(out, ")", 1);
+  }
   assoc__sql_append(out, ")", 1);
   return out->rc;
 }

@@ -43,7 +43,14 @@ static int want_values(assoc_sql *s, const assoc_model *m,
   return 1;
 }
 
-static void column(assoc_sql *s, const assoc_model *m, int attr) {
+/* The column of attr, qualified by the table alias q when q is not NULL:
+ * "q"."col" (the eager loader joins tables). */
+static void column(assoc_sql *s, const char *q, const assoc_model *m,
+                   int attr) {
+  if (q != NULL) {
+    assoc__sql_ident(s, q);
+    assoc__sql_append(s, ".", 1);
+  }
   assoc__sql_ident(s, m->attrs[attr].column);
 }
 
@@ -54,7 +61,7 @@ static void bind_q(assoc_sql *s, const assoc_value *v) {
 
 /* The LIKE pattern of startsWith/endsWith/substring: the value as text
  * with %, _ and \ escaped by \, and % added before and/or after. */
-static void like_pattern(assoc_sql *s, const assoc_model *m,
+static void like_pattern(assoc_sql *s, const char *q, const assoc_model *m,
                          const assoc_where *w) {
   const assoc_value *v = &w->values[0];
   char num[40];
@@ -96,12 +103,13 @@ static void like_pattern(assoc_sql *s, const assoc_model *m,
   b.type = ASSOC_V_TEXT;
   b.u.s.p = p;
   b.u.s.n = k;
-  column(s, m, w->attr);
+  column(s, q, m, w->attr);
   assoc__sql_appendz(s, " LIKE ? ESCAPE '\\'");
   assoc__sql_bind(s, &b);
 }
 
-static void leaf(assoc_sql *s, const assoc_model *m, const assoc_where *w) {
+static void leaf(assoc_sql *s, const char *q, const assoc_model *m,
+                 const assoc_where *w) {
   int i;
   const char *an;
   if (w->attr < 0 || w->attr >= m->nattrs) {
@@ -133,7 +141,7 @@ static void leaf(assoc_sql *s, const assoc_model *m, const assoc_where *w) {
   case ASSOC_OP_EQ:
   case ASSOC_OP_NE:
     if (!want_values(s, m, w, 1)) return;
-    column(s, m, w->attr);
+    column(s, q, m, w->attr);
     if (w->values[0].type == ASSOC_V_NULL) {
       assoc__sql_appendz(s, w->op == ASSOC_OP_EQ ? " IS NULL" : " IS NOT NULL");
     } else {
@@ -147,7 +155,7 @@ static void leaf(assoc_sql *s, const assoc_model *m, const assoc_where *w) {
   case ASSOC_OP_LTE: {
     static const char *const ops[] = {" > ", " >= ", " < ", " <= "};
     if (!want_values(s, m, w, 1)) return;
-    column(s, m, w->attr);
+    column(s, q, m, w->attr);
     assoc__sql_appendz(s, ops[w->op - ASSOC_OP_GT]);
     bind_q(s, &w->values[0]);
     return;
@@ -158,7 +166,7 @@ static void leaf(assoc_sql *s, const assoc_model *m, const assoc_where *w) {
       assoc__sql_appendz(s, w->op == ASSOC_OP_IN ? "1 = 0" : "1 = 1");
       return;
     }
-    column(s, m, w->attr);
+    column(s, q, m, w->attr);
     assoc__sql_appendz(s, w->op == ASSOC_OP_IN ? " IN (" : " NOT IN (");
     for (i = 0; i < w->nvalues; i++) {
       if (i) assoc__sql_append(s, ", ", 2);
@@ -170,14 +178,14 @@ static void leaf(assoc_sql *s, const assoc_model *m, const assoc_where *w) {
   case ASSOC_OP_NOTLIKE:
   case ASSOC_OP_ILIKE:
     if (!want_values(s, m, w, 1)) return;
-    column(s, m, w->attr);
+    column(s, q, m, w->attr);
     assoc__sql_appendz(s, w->op == ASSOC_OP_NOTLIKE ? " NOT LIKE " : " LIKE ");
     bind_q(s, &w->values[0]);
     return;
   case ASSOC_OP_BETWEEN:
   case ASSOC_OP_NOTBETWEEN:
     if (!want_values(s, m, w, 2)) return;
-    column(s, m, w->attr);
+    column(s, q, m, w->attr);
     assoc__sql_appendz(s, w->op == ASSOC_OP_BETWEEN ? " BETWEEN "
                                                     : " NOT BETWEEN ");
     bind_q(s, &w->values[0]);
@@ -196,7 +204,7 @@ static void leaf(assoc_sql *s, const assoc_model *m, const assoc_where *w) {
                       an, assoc_op_name(w->op));
       return;
     }
-    column(s, m, w->attr);
+    column(s, q, m, w->attr);
     assoc__sql_appendz(s, w->op == ASSOC_OP_IS ? " IS " : " IS NOT ");
     bind_q(s, v);
     return;
@@ -205,7 +213,7 @@ static void leaf(assoc_sql *s, const assoc_model *m, const assoc_where *w) {
   case ASSOC_OP_ENDSWITH:
   case ASSOC_OP_SUBSTRING:
     if (!want_values(s, m, w, 1)) return;
-    like_pattern(s, m, w);
+    like_pattern(s, q, m, w);
     return;
   default:
     assoc__sql_fail(s, ASSOC_MISUSE, "%s: bad operator %d in where", m->name,
@@ -214,8 +222,8 @@ static void leaf(assoc_sql *s, const assoc_model *m, const assoc_where *w) {
   }
 }
 
-static void node(assoc_sql *s, const assoc_model *m, const assoc_where *w,
-                 int depth) {
+static void node(assoc_sql *s, const char *q, const assoc_model *m,
+                 const assoc_where *w, int depth) {
   int i;
   const char *sep;
   if (s->rc != ASSOC_OK) return;
@@ -231,7 +239,7 @@ static void node(assoc_sql *s, const assoc_model *m, const assoc_where *w,
     return;
   }
   if (!is_group(w)) {
-    leaf(s, m, w);
+    leaf(s, q, m, w);
     return;
   }
   if (w->attr != -1) {
@@ -262,7 +270,7 @@ static void node(assoc_sql *s, const assoc_model *m, const assoc_where *w,
   assoc__sql_appendz(s, w->op == ASSOC_OP_NOT ? "NOT (" : "(");
   for (i = 0; i < w->nkids && s->rc == ASSOC_OK; i++) {
     if (i) assoc__sql_appendz(s, sep);
-    node(s, m, &w->kids[i], depth + 1);
+    node(s, q, m, &w->kids[i], depth + 1);
   }
   assoc__sql_append(s, ")", 1);
 }
@@ -275,9 +283,18 @@ void assoc__sql_where(assoc_sql *s, const assoc_model *m, const assoc_where *w,
   if (del < 0 && w == NULL) return;
   assoc__sql_appendz(s, " WHERE ");
   if (del >= 0) {
-    column(s, m, del);
+    column(s, NULL, m, del);
     assoc__sql_appendz(s, " IS NULL");
     if (w != NULL) assoc__sql_appendz(s, " AND ");
   }
-  if (w != NULL) node(s, m, w, 1);
+  if (w != NULL) node(s, NULL, m, w, 1);
+}
+
+void assoc__sql_cond(assoc_sql *s, const assoc_model *m, const char *qual,
+                     const assoc_where *w) {
+  if (w == NULL) {
+    assoc__sql_appendz(s, "1 = 1");
+    return;
+  }
+  node(s, qual, m, w, 1);
 }

@@ -21,8 +21,14 @@ local Post = db:define("Post", {
   body  = DataTypes.TEXT,
   userId = DataTypes.INTEGER,
 }, { paranoid = true })
+local Project = db:define("Project", { name = { type = DataTypes.STRING, allowNull = false } })
+User:hasMany(Post)                  -- Post.userId (declared above) becomes the foreign key
+Post:belongsTo(User)                -- the same key, seen from the post
+User:belongsToMany(Project, { through = "UserProjects" })   -- a generated junction model
+Project:belongsToMany(User, { through = "UserProjects" })
 db:sync{ force = true }
-print("synced tables " .. User.tableName .. " and " .. Post.tableName)
+print(("synced tables %s, %s, %s and the junction %s"):format(User.tableName, Post.tableName,
+  Project.tableName, db.models.UserProjects.tableName))
 
 local alice = User:create{ name = "alice", email = "alice@example.com", prefs = { theme = "dark" } }
 local bob = User:create{ name = "bob", email = "bob@example.com", admin = true }
@@ -64,6 +70,33 @@ print(("an injection attempt raised %s: %s"):format(err.name, err.message))
 mine[1]:destroy()
 print(("soft-deleted a post: %d visible, %d with paranoid = false"):format(
   Post:count(), Post:count{ paranoid = false }))
+
+-- Associations: the accessors User:hasMany(Post) and User:belongsToMany(Project) installed.
+local before = statements
+local post = alice:createPost{ title = "associations", body = "hasMany at work" }
+alice:addProject(Project:create{ name = "assoc" })
+local writes = statements - before
+print(("createPost, Project:create and addProject ran %d statements; alice now has %d visible "
+  .. "posts (one is soft-deleted), %d project, hasProject(1) = %s"):format(writes,
+  alice:countPosts(), #alice:getProjects(), tostring(alice:hasProject(1))))
+print(("post %q belongs to %s"):format(post.title, post:getUser().name))
+bob:addProjects{ 1, Project:create{ name = "lua" } }
+for _, p in ipairs(bob:getProjects{ order = { "name" } }) do
+  print(("  bob works on %q (junction row: userId %d, projectId %d)"):format(p.name,
+    p.UserProjects.userId, p.UserProjects.projectId))
+end
+local assocProject = Project:findByPk(1)
+print(("project %q has %d members"):format(assocProject.name, assocProject:countUsers()))
+before = statements
+bob:setProjects{ 2 }
+writes = statements - before
+print(("bob:setProjects{ 2 } ran %d statements (one transaction) and left him %d project(s)")
+  :format(writes, bob:countProjects()))
+post:setUser(bob)
+print(("post:setUser(bob): %q now belongs to %s; posts: alice %d, bob %d"):format(post.title,
+  post:getUser().name, alice:countPosts(), bob:countPosts()))
+ok, err = pcall(alice.addPost, alice, assocProject)
+print(("a Project given to addPost raised %s: %s"):format(err.name, err.message))
 
 db:close()
 ok, err = pcall(User.count, User)

@@ -52,8 +52,8 @@ describe("bad input", function()
     refuses("AssocError", { "User.findAll", "'wher'" }, function()
       User:findAll { wher = { name = "ann" } }
     end)
-    refuses("AssocError", { "User.findOne", "'include'" }, function()
-      User:findOne { include = {} }
+    refuses("AssocError", { "User.findOne", "'includes'" }, function()
+      User:findOne { includes = {} }
     end)
   end)
 

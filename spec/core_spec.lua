@@ -733,7 +733,7 @@ describe("order, limit and offset", function()
   end)
 
   it("refuses unknown request options", function()
-    raises("AssocError", "unknown option 'include' for User:find", U.find, U, { include = {} })
+    raises("AssocError", "unknown option 'includes' for User:find", U.find, U, { includes = {} })
     raises("AssocError", "withDeleted", U.find, U, { withDeleted = 1 })
     raises("AssocError", "attributes", U.find, U, { attributes = "id" })
   end)

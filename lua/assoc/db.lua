@@ -5,6 +5,7 @@
 local core = require "assoc.core"
 local errors = require "assoc.errors"
 local Model = require "assoc.model"
+require "assoc.associations"          -- adds Model:hasOne, belongsTo, hasMany, belongsToMany
 local transaction = require "assoc.transaction"
 local util = require "assoc.util"
 
