@@ -524,9 +524,7 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
                   int sk) {
   int nn = assoc_result_nnodes(r);
   int64_t nroot = assoc_result_nrows(r, 0);
-  void *jb = lv_newjbox(L); /* anchors itself on the stack */
-  (void)jb;
-  int jbidx = lua_gettop(L);
+  void *jb = lv_newjbox(L); /* JSON scratch, kept on the stack */
   /* tabs: node index -> array of its row tables (for nodes with kids) */
   lua_createtable(L, nn, 0);
   int tabs = lua_gettop(L);
@@ -542,7 +540,7 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
     bnode b;
     prepare_node(L, r, 0, &b);
     for (int64_t i = 0; i < nroot; i++) {
-      push_row(L, r, 0, i, &b, mt, sk, lua_touserdata(L, jbidx), 0, 0);
+      push_row(L, r, 0, i, &b, mt, sk, jb, 0, 0);
       lua_rawseti(L, result, (lua_Integer)i + 1);
     }
     lua_settop(L, result);
@@ -590,8 +588,7 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
         lua_createtable(L, cnt > 0x7fffffff ? 0x7fffffff : (int)cnt, 0);
         int arr = lua_gettop(L);
         for (int64_t i = 0; i < cnt; i++) {
-          push_row(L, r, k, rows[i], &b, nmt, sk, lua_touserdata(L, jbidx),
-                   jmt, jkey);
+          push_row(L, r, k, rows[i], &b, nmt, sk, jb, jmt, jkey);
           if (mytabs) {
             lua_pushvalue(L, -1);
             lua_rawseti(L, mytabs, (lua_Integer)rows[i] + 1);
@@ -602,8 +599,7 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
         lua_pushvalue(L, arr);
         lua_rawset(L, ptab);
       } else {
-        push_row(L, r, k, rows[0], &b, nmt, sk, lua_touserdata(L, jbidx), jmt,
-                 jkey);
+        push_row(L, r, k, rows[0], &b, nmt, sk, jb, jmt, jkey);
         if (mytabs) {
           lua_pushvalue(L, -1);
           lua_rawseti(L, mytabs, (lua_Integer)rows[0] + 1);
@@ -669,14 +665,12 @@ int linclude_find(lua_State *L, ldb *box, const assoc_model *m) {
   assoc_eager_order *order;
   convert(it, 2, &root, &inc, &ninc, &order, &norder, "find", 1);
   rbox *rb = rbox_new(L);
-  int rbi = lua_gettop(L);
   if (assoc_find_all(box->db, m, &root, inc, ninc, order, norder, &rb->r) !=
       ASSOC_OK)
     return lerr_raise_core(L, box, 0);
   build_all(&c, rb->r, it->nodes, mt, sk);
   assoc_result_free(rb->r);
   rb->r = NULL;
-  (void)rbi;
   ldb_flush(L, box);
   return 1;
 }

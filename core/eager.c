@@ -171,7 +171,10 @@ typedef struct enode {
   int dedup;                    /* anchors: rows may repeat */
   int stmtcols;                 /* anchors: columns of the statement */
   int jsonbind;                 /* to-many anchors: index of the bind that
-                                   takes the JSON array of parent keys */
+                                   takes the JSON array of parent keys, or
+                                   -1 (a complete parent) */
+  int complete;                 /* the root: every row of its table is
+                                   loaded (no filter, no limit) */
   /* rows */
   int64_t nrows, cap;
   assoc_value *vals;
@@ -790,7 +793,16 @@ static void build_stmt(const eplan *p, int s, assoc_sql *sql) {
   w.s = sql;
   w.lead = " WHERE ";
   w.n = 0;
-  if (s > 0) {
+  n->jsonbind = -1;
+  if (s > 0 && nodes[n->parent].complete) {
+    /* the parents are every row of their table: a scan of the children
+     * (those of no parent are dropped while stitching) beats one index
+     * search per parent key */
+    cnext(&w);
+    if (n->j != NULL) qcol(sql, jal, n->j, n->a->fk);
+    else qcol(sql, al, n->m, n->a->fk);
+    assoc__sql_appendz(sql, " IS NOT NULL");
+  } else if (s > 0) {
     cnext(&w);
     if (n->j != NULL) qcol(sql, jal, n->j, n->a->fk);
     else qcol(sql, al, n->m, n->a->fk);
@@ -974,6 +986,17 @@ static int plan(assoc_db *db, const assoc_model *m, const assoc_select *req,
       (rc = flatten(db, r, 0, inc, ninc, &next, &kb)) != ASSOC_OK) {
     assoc_result_free(r);
     return rc;
+  }
+  {
+    /* is the root every row of its table?  (then its to-many includes
+     * scan their tables instead of searching each key) */
+    enode *root = &r->nodes[0];
+    const assoc_select *q = root->req;
+    int complete = q->where == NULL && q->limit < 0 && q->offset <= 0 &&
+                   (q->with_deleted || !(m->flags & ASSOC_MODEL_PARANOID));
+    for (i = 1; i < r->nnodes && complete; i++)
+      if (r->nodes[i].parent == 0 && r->nodes[i].required) complete = 0;
+    root->complete = complete;
   }
   for (i = 0; i < r->nnodes; i++) {
     enode *n = &r->nodes[i];
@@ -1395,6 +1418,12 @@ static int load_many(eplan *p, int s, assoc_sql *sql) {
   memset(&jb, 0, sizeof jb);
   rc = keymap_build(db, &km, par, n->keycol);
   if (rc != ASSOC_OK) return rc;
+  if (par->complete) {
+    build_stmt(p, s, sql);
+    rc = run_anchor(p, s, sql, &km);
+    keymap_free(&km);
+    return rc;
+  }
   jput(&jb, "[", 1);
   for (r = 0; r < par->nrows; r++) {
     const assoc_value *v = row_val(par, r, n->keycol);
@@ -1416,7 +1445,6 @@ static int load_many(eplan *p, int s, assoc_sql *sql) {
     return assoc__err(db, ASSOC_NOMEM, "out of memory");
   }
   build_stmt(p, s, sql);
-  /* the key array is the first parameter: prepend it to the binds */
   arr.type = ASSOC_V_TEXT;
   arr.u.s.p = jb.p;
   arr.u.s.n = jb.n;

@@ -143,3 +143,48 @@ describe("bad includes", function()
     end)
   end)
 end)
+
+describe("assoc.core include requests", function()
+  local M, core
+  before_each(function() M = F.open(); F.seed(M); core = M.User._core end)
+  after_each(function() M.db:close() end)
+
+  local function bad(parts, req)
+    H.raises("AssocError", parts, function() return core:find(req) end)
+  end
+
+  it("loads an include tree given by aliases", function()
+    local rows = core:find { include = { { as = "Posts", include = { { as = "Comments" } } } },
+      order = { "id", { "title", "DESC", path = { "Posts" } } } }
+    assert.are.equal(3, #rows)
+    assert.are.same({ 1, 2 }, F.ids(rows[1].Posts))
+    assert.are.equal(2, #rows[1].Posts[1].Comments)
+    assert.are.equal(2, core:count { include = { { as = "Posts", required = true } } })
+  end)
+
+  it("refuses malformed include trees", function()
+    bad("include must be an array", { include = 5 })
+    bad("element 1 must be a table", { include = { "Posts" } })
+    bad("needs 'as'", { include = { {} } })
+    bad("User has no association 'Nope'", { include = { { as = "Nope" } } })
+    bad("unknown option 'bogus' in an include", { include = { { as = "Posts", bogus = 1 } } })
+    bad("required must be a boolean", { include = { { as = "Posts", required = "yes" } } })
+    bad("through applies to belongsToMany", { include = { { as = "Posts", through = {} } } })
+    bad("unknown attribute nope of UserProject", { include = { { as = "Projects",
+      through = { attributes = { "nope" } } } } })
+    bad("separate applies to hasMany and belongsToMany", { include = { { as = "Profile",
+      separate = true } } })
+    bad("unknown option 'includes'", { includes = {}, include = {} })
+  end)
+
+  it("refuses bad order paths", function()
+    bad("'Nope' is not included under User", { include = { { as = "Posts" } },
+      order = { { "title", path = { "Nope" } } } })
+    bad("unknown attribute nope of Post", { include = { { as = "Posts" } },
+      order = { { "nope", path = { "Posts" } } } })
+    bad("the include has no junction", { include = { { as = "Posts" } },
+      order = { { "title", path = { "Posts" }, junction = true } } })
+    bad("direction must be ASC or DESC", { include = { { as = "Posts" } },
+      order = { { "title", "UP", path = { "Posts" } } } })
+  end)
+end)

@@ -319,10 +319,9 @@ static void test_sql_shapes(void) {
          "\"t1\".\"userId\", \"t1\".\"rank\", \"t1\".\"deletedAt\", "
          "\"t3\".\"id\", \"t3\".\"name\" FROM \"Posts\" AS \"t1\" LEFT JOIN "
          "\"Users\" AS \"t3\" ON \"t3\".\"id\" = \"t1\".\"userId\" WHERE "
-         "\"t1\".\"userId\" IN (SELECT value FROM json_each(?)) AND "
-         "\"t1\".\"deletedAt\" IS NULL",
-         "hasMany: one statement by parent keys (JSON), its belongsTo joined, "
-         "soft-deleted rows hidden");
+         "\"t1\".\"userId\" IS NOT NULL AND \"t1\".\"deletedAt\" IS NULL",
+         "hasMany of every user: one statement scanning the posts, its "
+         "belongsTo joined, soft-deleted rows hidden");
   is_str(sqlof(User, NULL, top, 3, NULL, 0, 2),
          "SELECT \"t2\".\"postId\", \"t2\".\"id\", \"t2\".\"body\", "
          "\"t2\".\"postId\" FROM \"Comments\" AS \"t2\" WHERE "
@@ -332,12 +331,32 @@ static void test_sql_shapes(void) {
          "SELECT \"j5\".\"userId\", \"t5\".\"id\", \"t5\".\"name\", "
          "\"j5\".\"userId\", \"j5\".\"projectId\", \"j5\".\"role\" FROM "
          "\"Projects\" AS \"t5\" INNER JOIN \"UserProjects\" AS \"j5\" ON "
-         "\"j5\".\"projectId\" = \"t5\".\"id\" WHERE \"j5\".\"userId\" IN "
-         "(SELECT value FROM json_each(?))",
+         "\"j5\".\"projectId\" = \"t5\".\"id\" WHERE \"j5\".\"userId\" IS NOT "
+         "NULL",
          "belongsToMany: target joined to the junction, keyed by the "
          "junction's foreign key, junction columns selected");
   ok(strncmp(sqlof(User, NULL, top, 3, NULL, 0, 4), "ERROR", 5) == 0,
      "there are exactly 4 statements");
+  {
+    /* a page of users: their posts and projects by key, one JSON array */
+    assoc_select q = sel();
+    q.limit = 10;
+    is_str(sqlof(User, &q, top, 3, NULL, 0, 1),
+           "SELECT \"t1\".\"userId\", \"t1\".\"id\", \"t1\".\"title\", "
+           "\"t1\".\"userId\", \"t1\".\"rank\", \"t1\".\"deletedAt\", "
+           "\"t3\".\"id\", \"t3\".\"name\" FROM \"Posts\" AS \"t1\" LEFT JOIN "
+           "\"Users\" AS \"t3\" ON \"t3\".\"id\" = \"t1\".\"userId\" WHERE "
+           "\"t1\".\"userId\" IN (SELECT value FROM json_each(?)) AND "
+           "\"t1\".\"deletedAt\" IS NULL",
+           "hasMany of some users: by their keys, bound as one JSON array");
+    is_str(sqlof(User, &q, top, 3, NULL, 0, 3),
+           "SELECT \"j5\".\"userId\", \"t5\".\"id\", \"t5\".\"name\", "
+           "\"j5\".\"userId\", \"j5\".\"projectId\", \"j5\".\"role\" FROM "
+           "\"Projects\" AS \"t5\" INNER JOIN \"UserProjects\" AS \"j5\" ON "
+           "\"j5\".\"projectId\" = \"t5\".\"id\" WHERE \"j5\".\"userId\" IN "
+           "(SELECT value FROM json_each(?))",
+           "belongsToMany of some users: by the junction's key");
+  }
   is_str(sqlof(User, NULL, top, 3, NULL, 0, -1),
          "SELECT count(*) FROM \"Users\" AS \"t0\"",
          "count without required includes: no join");
@@ -368,9 +387,8 @@ static void test_sql_shapes(void) {
     is_str(sqlof(User, NULL, req, 1, NULL, 0, 1),
            "SELECT \"t1\".\"userId\", \"t1\".\"id\", \"t1\".\"title\", "
            "\"t1\".\"userId\", \"t1\".\"rank\", \"t1\".\"deletedAt\" FROM "
-           "\"Posts\" AS \"t1\" WHERE \"t1\".\"userId\" IN (SELECT value FROM "
-           "json_each(?)) AND \"t1\".\"deletedAt\" IS NULL AND "
-           "\"t1\".\"title\" LIKE ?",
+           "\"Posts\" AS \"t1\" WHERE \"t1\".\"userId\" IS NOT NULL AND "
+           "\"t1\".\"deletedAt\" IS NULL AND \"t1\".\"title\" LIKE ?",
            "the include's where in its statement");
   }
   {
@@ -428,8 +446,8 @@ static void test_sql_shapes(void) {
            "\"t1\".\"title\", \"t1\".\"userId\", \"t1\".\"rank\", "
            "\"t1\".\"deletedAt\", row_number() OVER (PARTITION BY "
            "\"t1\".\"userId\" ORDER BY \"t1\".\"rank\" DESC, \"t1\".\"id\" ASC) "
-           "AS \"rn_\" FROM \"Posts\" AS \"t1\" WHERE \"t1\".\"userId\" IN "
-           "(SELECT value FROM json_each(?)) AND \"t1\".\"deletedAt\" IS NULL) "
+           "AS \"rn_\" FROM \"Posts\" AS \"t1\" WHERE \"t1\".\"userId\" IS NOT "
+           "NULL AND \"t1\".\"deletedAt\" IS NULL) "
            "WHERE \"rn_\" > ? AND \"rn_\" <= ? ORDER BY \"rn_\"",
            "per-parent limit/offset: ROW_NUMBER() over the include's order");
   }
@@ -490,8 +508,7 @@ static void test_sql_shapes(void) {
            "SELECT \"j1\".\"userId\", \"t1\".\"id\", \"t1\".\"name\", "
            "\"j1\".\"role\" FROM \"Projects\" AS \"t1\" INNER JOIN "
            "\"UserProjects\" AS \"j1\" ON \"j1\".\"projectId\" = \"t1\".\"id\" "
-           "AND \"j1\".\"role\" = ? WHERE \"j1\".\"userId\" IN (SELECT value "
-           "FROM json_each(?))",
+           "AND \"j1\".\"role\" = ? WHERE \"j1\".\"userId\" IS NOT NULL",
            "through: where on the junction join, only the listed columns");
     t.nattrs = 0;
     ok(strstr(sqlof(User, NULL, &pj, 1, NULL, 0, 1), "\"j1\".\"role\" FROM") ==
