@@ -189,6 +189,7 @@ void ljson_encode(lua_State *L, ldb *box, int idx, const char *model,
 int ljson_decode(lua_State *L, const char *s, size_t n, void *null_ud,
                  int top_null_is_nil); /* pushes a value; 0 on bad JSON */
 int lcore_json_encode(lua_State *L);
+int lcore_date(lua_State *L); /* core.date(v [, dateonly]) -> text or nil */
 int lcore_json_decode(lua_State *L);
 
 /* ---- lwhere.c ------------------------------------------------------------ */

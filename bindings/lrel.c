@@ -413,19 +413,35 @@ static void setstr(lua_State *L, const char *k, const char *v) {
   lua_setfield(L, -2, k);
 }
 
+/* The scope (through: the through scope) as a table attr = value, each
+ * value decoded by its attribute's type as row values are (BOOLEAN ->
+ * boolean, JSON -> table, FLOAT -> float, STRING -> string, ...); NULL (or
+ * a JSON null) is core.null. */
 static void push_scope(lua_State *L, ldb *box, const assoc_assoc *a,
                        int through) {
+  const assoc_model *m =
+      through ? assoc_assoc_through(a) : assoc_assoc_target(a);
   int n = assoc_assoc_nscope(a, through);
+  luaL_checkstack(L, 4, "scope");
+  void *jb = lv_newjbox(L); /* JSON scratch, dropped below */
   lua_createtable(L, 0, n);
   for (int i = 0; i < n; i++) {
     const assoc_pair *p = assoc_assoc_scope(a, through, i);
-    if (p->value.type == ASSOC_V_NULL) {
-      lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_NULLV);
-    } else {
-      push_value(L, &p->value);
+    int at = m ? assoc_model_attr_index(m, p->attr) : -1;
+    const assoc_attr *attr = at >= 0 ? assoc_model_attr(m, at) : NULL;
+    int pushed = 0;
+    if (p->value.type != ASSOC_V_NULL) {
+      if (attr)
+        pushed = lv_pushdecoded(L, &p->value, lv_decclass(attr), jb);
+      else {
+        push_value(L, &p->value);
+        pushed = 1;
+      }
     }
+    if (!pushed) lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_NULLV);
     lua_setfield(L, -2, p->attr);
   }
+  lua_remove(L, -2); /* the JSON box */
   (void)box;
 }
 
@@ -522,14 +538,25 @@ static int conv_targets(lconv *c, const assoc_assoc *a, int idx,
 /* Through rows at idx (nil or an array parallel to the targets of tables
  * or nils): the union of their keys (junction attributes, sorted by
  * index; keys, timestamps and through-scope attributes are ignored) and
- * the n x ntattrs matrix (an absent value: the attribute's default, else
- * NULL). */
+ * the n x ntattrs matrix.  A row without a value for one of these
+ * attributes leaves a "missing" cell (flagged in *tkeep, NULL when there is
+ * none): an existing link keeps its value, a new one gets
+ * defaults[r][attr] (defaults at didx: nil or an array parallel to the
+ * targets of tables or nils; other keys are ignored), else the attribute's
+ * DDL default, else NULL. */
 static int conv_through(lconv *c, rphase *ph, const assoc_assoc *a, int idx,
-                        int n, int **tattrs, assoc_value **tvals) {
+                        int didx, int n, int **tattrs, assoc_value **tvals,
+                        unsigned char **tkeep) {
   lua_State *L = c->L;
   const assoc_model *J = assoc_assoc_through(a);
   *tattrs = NULL;
   *tvals = NULL;
+  *tkeep = NULL;
+  int dt = lua_type(L, didx);
+  if (dt != LUA_TNIL && dt != LUA_TNONE && dt != LUA_TTABLE)
+    lerr_raise(L, c->box, ASSOC_MISUSE,
+               "through defaults must be an array of tables (got %s)",
+               luaL_typename(L, didx));
   if (lua_isnoneornil(L, idx)) return 0;
   if (lua_type(L, idx) != LUA_TTABLE)
     lerr_raise(L, c->box, ASSOC_MISUSE,
@@ -585,30 +612,49 @@ static int conv_through(lconv *c, rphase *ph, const assoc_assoc *a, int idx,
   *tvals = lconv_alloc(c, (size_t)(n ? n : 1) * (size_t)nt * sizeof **tvals);
   for (int i = 0, k = 0; i < na; i++)
     if (use[i]) (*tattrs)[k++] = i;
+  unsigned char *keep = lconv_alloc(c, (size_t)(n ? n : 1) * (size_t)nt);
+  int nkept = 0;
   const assoc_model *saved = c->m;
   c->m = J;
-  ph->rename = 0; /* a wrong value type is a ValidationError */
   for (int r = 0; r < n; r++) {
     int ty = lua_rawgeti(L, idx, r + 1);
+    int dty = dt == LUA_TTABLE ? lua_rawgeti(L, didx, r + 1) : LUA_TNIL;
+    if (dt == LUA_TTABLE && dty != LUA_TTABLE && dty != LUA_TNIL)
+      lerr_raise(L, c->box, ASSOC_MISUSE,
+                 "through defaults of target #%d must be a table (got %s)",
+                 r + 1, luaL_typename(L, -1));
+    int row = lua_gettop(L) - (dt == LUA_TTABLE ? 1 : 0), drow = row + 1;
     for (int k = 0; k < nt; k++) {
-      assoc_value *v = &(*tvals)[(size_t)r * (size_t)nt + k];
+      size_t cell = (size_t)r * (size_t)nt + (size_t)k;
+      assoc_value *v = &(*tvals)[cell];
       const assoc_attr *at = assoc_model_attr(J, (*tattrs)[k]);
-      if (ty == LUA_TTABLE &&
-          lua_getfield(L, -1, at->name) != LUA_TNIL) {
+      keep[cell] = 0;
+      ph->rename = 0; /* a wrong value type is a ValidationError */
+      if (ty == LUA_TTABLE && lua_getfield(L, row, at->name) != LUA_TNIL) {
         lv_typed(c, -1, (*tattrs)[k], v);
         lconv_anchor(c);
+        ph->rename = 1;
         continue;
       }
       if (ty == LUA_TTABLE) lua_pop(L, 1);
-      if (at->flags & ASSOC_ATTR_DEFAULT)
-        *v = at->dflt;
-      else
-        v->type = ASSOC_V_NULL;
+      keep[cell] = 1;
+      nkept++;
+      if (dty == LUA_TTABLE && lua_getfield(L, drow, at->name) != LUA_TNIL) {
+        lv_typed(c, -1, (*tattrs)[k], v);
+        lconv_anchor(c);
+      } else {
+        if (dty == LUA_TTABLE) lua_pop(L, 1);
+        if (at->flags & ASSOC_ATTR_DEFAULT)
+          *v = at->dflt;
+        else
+          v->type = ASSOC_V_NULL;
+      }
+      ph->rename = 1;
     }
-    lua_pop(L, 1);
+    lua_settop(L, row - 1);
   }
-  ph->rename = 1;
   c->m = saved;
+  if (nkept) *tkeep = keep;
   return nt;
 }
 
@@ -892,21 +938,51 @@ static int get_body(lua_State *L) {
 
 static int rel_get(lua_State *L) { return protect(L, get_body); }
 
-/* a:count(src [, req]) -> integer */
+/* a:count(src [, req [, through]]) -> integer; through = { where = } (a
+ * belongsToMany's junction filter, as in a:get) */
 static int count_body(lua_State *L) {
   rphase *ph = phase(L);
   ldb *box;
   const assoc_assoc *a = rel_check(L, "count", &box);
-  lua_settop(L, 3);
+  const assoc_model *J = assoc_assoc_through(a);
+  lua_settop(L, 4);
   lconv c;
   lconv_init(&c, L, box, assoc_assoc_target(a), "count");
   assoc_value src;
   conv_src(&c, a, 2, &src);
+  assoc_through_req treq = {NULL, -1, NULL};
+  int tt = lua_type(L, 4);
+  if (tt != LUA_TNIL && tt != LUA_TTABLE)
+    return lerr_raise(L, box, ASSOC_MISUSE,
+                      "a:count: through must be a table (got %s)",
+                      luaL_typename(L, 4));
+  if (tt == LUA_TTABLE) {
+    if (!J)
+      return lerr_raise(L, box, ASSOC_MISUSE,
+                        "a:count: through options need a belongsToMany");
+    lua_pushnil(L);
+    while (lua_next(L, 4)) {
+      lua_pop(L, 1);
+      const char *k =
+          lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+      if (!k || strcmp(k, "where") != 0)
+        return lerr_raise(L, box, ASSOC_MISUSE,
+                          "a:count: unknown through option '%s' (where)",
+                          k ? k : luaL_typename(L, -1));
+    }
+  }
   assoc_select req;
   ph->rename = 0; /* a bad request is an AssocError, as in Model:count */
   lw_select(&c, 3, &req, "count");
+  if (tt == LUA_TTABLE) {
+    lua_getfield(L, 4, "where");
+    c.m = J;
+    lw_where(&c, -1, &treq.where);
+    lconv_anchor(&c);
+    c.m = assoc_assoc_target(a);
+  }
   int64_t n = 0;
-  if (assoc_rel_count(box->db, a, &src, &req, &n) != ASSOC_OK)
+  if (assoc_rel_count_v2(box->db, a, &src, &req, &treq, &n) != ASSOC_OK)
     return lerr_raise_core(L, box, 0);
   ldb_flush(L, box);
   lua_pushinteger(L, (lua_Integer)n);
@@ -947,12 +1023,13 @@ static int write_body(lua_State *L, int op) {
   rphase *ph = phase(L);
   ldb *box;
   const assoc_assoc *a = rel_check(L, names[op], &box);
-  lua_settop(L, 4);
+  lua_settop(L, 5);
   lconv c;
   lconv_init(&c, L, box, assoc_assoc_target(a), names[op]);
   assoc_value src, *targets = NULL, one;
   int n = 0, nt = 0, *tattrs = NULL;
   assoc_value *tvals = NULL;
+  unsigned char *tkeep = NULL;
   conv_src(&c, a, 2, &src);
   if (op == W_SETONE) {
     if (lua_isnoneornil(L, 3) || lv_isnull(&c, 3))
@@ -962,17 +1039,20 @@ static int write_body(lua_State *L, int op) {
                 &one);
   } else {
     n = conv_targets(&c, a, 3, &targets);
-    if (op != W_REMOVE) nt = conv_through(&c, ph, a, 4, n, &tattrs, &tvals);
+    if (op != W_REMOVE)
+      nt = conv_through(&c, ph, a, 4, 5, n, &tattrs, &tvals, &tkeep);
   }
   ph->rename = 0;
   int rc;
   switch (op) {
   case W_ADD:
-    rc = assoc_rel_add(box->db, a, &src, targets, n, tattrs, nt, tvals);
+    rc = assoc_rel_add_v2(box->db, a, &src, targets, n, tattrs, nt, tvals,
+                          tkeep);
     break;
   case W_REMOVE: rc = assoc_rel_remove(box->db, a, &src, targets, n); break;
   case W_SET:
-    rc = assoc_rel_set(box->db, a, &src, targets, n, tattrs, nt, tvals);
+    rc = assoc_rel_set_v2(box->db, a, &src, targets, n, tattrs, nt, tvals,
+                          tkeep);
     break;
   default: rc = assoc_rel_set_one(box->db, a, &src, &one); break;
   }

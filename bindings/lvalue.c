@@ -410,6 +410,41 @@ void lv_typed(lconv *c, int idx, int attr, assoc_value *out) {
                   a->name, want, got);
 }
 
+/* core.date(v [, dateonly]) -> the text a DATE (DATEONLY) attribute stores
+ * for v, as lv_typed converts it: "YYYY-MM-DDTHH:MM:SS.mmmZ" for an ISO-8601
+ * string or a number of seconds since the epoch ("YYYY-MM-DD" for a real
+ * calendar date with dateonly); nil for a value the attribute refuses.
+ * The same steps as the ASSOC_T_DATE / ASSOC_T_DATEONLY cases of lv_typed:
+ * keep the two in step. */
+int lcore_date(lua_State *L) {
+  int t = lua_type(L, 1), dateonly = lua_toboolean(L, 2);
+  char buf[32];
+  int64_t ms;
+  if (t == LUA_TSTRING) {
+    size_t n;
+    const char *s = lua_tolstring(L, 1, &n);
+    int y, mo, d;
+    if (dateonly) {
+      if (n == 10 && parse_ymd(s, n, &y, &mo, &d)) {
+        lua_pushvalue(L, 1);
+        return 1;
+      }
+    } else if (parse_iso(s, n, &ms) && fmt_iso_ms(ms, buf)) {
+      lua_pushstring(L, buf);
+      return 1;
+    }
+  } else if (t == LUA_TNUMBER && !dateonly) {
+    double secs = lua_tonumber(L, 1);
+    if (isfinite(secs) && fabs(secs) < 1e13 &&
+        fmt_iso_ms((int64_t)floor(secs * 1000.0 + 0.5), buf)) {
+      lua_pushstring(L, buf);
+      return 1;
+    }
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
 int lv_untyped(lconv *c, int idx, assoc_value *out) {
   lua_State *L = c->L;
   switch (lua_type(L, idx)) {

@@ -423,6 +423,12 @@ int assoc_rel_get(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
 int assoc_rows_node(const assoc_rows *rows, int col);
 int assoc_rel_count(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                     const assoc_select *req, int64_t *out);
+/* assoc_rel_count with a junction filter: through->where (belongsToMany
+ * only; through->attrs are ignored) is ANDed into the join as in
+ * assoc_rel_get.  through NULL (or without where) is assoc_rel_count. */
+int assoc_rel_count_v2(assoc_db *db, const assoc_assoc *a,
+                       const assoc_value *src, const assoc_select *req,
+                       const assoc_through_req *through, int64_t *out);
 int assoc_rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                   const assoc_value *targets, int n, int *all);
 /* tattrs: through-model attribute indexes; tvals: n * ntattrs row-major. */
@@ -434,6 +440,19 @@ int assoc_rel_remove(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
 int assoc_rel_set(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                   const assoc_value *targets, int n, const int *tattrs,
                   int ntattrs, const assoc_value *tvals);
+/* add / set with "missing" cells: tkeep (NULL: every cell given) holds
+ * n * ntattrs flags parallel to tvals.  A nonzero flag marks a cell the
+ * caller did not give: a new link gets the cell's tvals value (the
+ * attribute's default), an existing link keeps its own value.  Targets
+ * should be distinct (a repeated target: the last write wins). */
+int assoc_rel_add_v2(assoc_db *db, const assoc_assoc *a,
+                     const assoc_value *src, const assoc_value *targets, int n,
+                     const int *tattrs, int ntattrs, const assoc_value *tvals,
+                     const unsigned char *tkeep);
+int assoc_rel_set_v2(assoc_db *db, const assoc_assoc *a,
+                     const assoc_value *src, const assoc_value *targets, int n,
+                     const int *tattrs, int ntattrs, const assoc_value *tvals,
+                     const unsigned char *tkeep);
 /* hasOne: unlink (or delete, NOT NULL key) the previous child other than
  * `target`, then link `target` (NULL: only unlink). */
 int assoc_rel_set_one(assoc_db *db, const assoc_assoc *a,

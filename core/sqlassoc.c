@@ -24,11 +24,16 @@
  *              ON CONFLICT (fk, ok) DO UPDATE SET .. | DO NOTHING
  *   remove   UPDATE T SET fk = NULL .. / DELETE FROM T .. (NOT NULL fk)
  *            DELETE FROM J WHERE fk = ? AND <through scope> AND ok IN (..)
+ *            (paranoid J: UPDATE J SET deletedAt = ?, updatedAt = ? ...)
  *   set      savepoint, unlink/delete what is not in the list, add, release
  *   setOne   savepoint, unlink/delete the other children, link, release
  * Soft-deleted rows of a paranoid target are hidden from get, count and
- * has, and left alone by the UPDATEs.  Each call clears the db's error on
- * success; on failure nothing was written.
+ * has, and left alone by the UPDATEs; so are the soft-deleted links of a
+ * paranoid junction, whose links remove/set soft-delete and add revives.
+ * Through cells a caller did not give (tkeep, "missing") are [default] in
+ * the JSON list: a new link gets the default, an existing one keeps its
+ * value.  Each call clears the db's error on success; on failure nothing
+ * was written.
  */
 #include "assoc_int.h"
 
@@ -103,10 +108,13 @@ static void json_value(assoc_sql *js, const assoc_value *v, const char *what) {
 }
 
 /* Writes the JSON array of targets (and, with ntattrs > 0, one array
- * [target, tvals...] per target) into js.  NULL targets are refused. */
+ * [target, tvals...] per target) into js.  A cell flagged in tkeep (may be
+ * NULL) is written as a one-element array [value]: a "missing" cell, whose
+ * value is for a new link only.  NULL targets are refused. */
 static int json_list(assoc_db *db, const assoc_assoc *a, assoc_sql *js,
                      const assoc_value *targets, int n, int ntattrs,
-                     const assoc_value *tvals, const char *what) {
+                     const assoc_value *tvals, const unsigned char *tkeep,
+                     const char *what) {
   int i, k;
   assoc__sql_reset(js);
   if (n < 0 || (n > 0 && targets == NULL) ||
@@ -131,8 +139,10 @@ static int json_list(assoc_db *db, const assoc_assoc *a, assoc_sql *js,
           return assoc__err(db, ASSOC_MISUSE,
                             "%s: bad through value #%d of target #%d", what,
                             k + 1, i + 1);
-        assoc__sql_append(js, ",", 1);
+        int kept = tkeep != NULL && tkeep[(size_t)i * (size_t)ntattrs + k];
+        assoc__sql_append(js, kept ? ",[" : ",", kept ? 2 : 1);
         json_value(js, v, what);
+        if (kept) assoc__sql_append(js, "]", 1);
       }
       assoc__sql_append(js, "]", 1);
     } else {
@@ -459,12 +469,26 @@ int assoc_rows_node(const assoc_rows *r, int col) {
 
 int assoc_rel_count(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                     const assoc_select *req, int64_t *out) {
+  return assoc_rel_count_v2(db, a, src, req, NULL, out);
+}
+
+int assoc_rel_count_v2(assoc_db *db, const assoc_assoc *a,
+                       const assoc_value *src, const assoc_select *req,
+                       const assoc_through_req *through, int64_t *out) {
   assoc_sql local, *s;
+  const assoc_where *twhere = NULL;
   int rc, first = 1;
   int64_t n = 0;
   if ((rc = check(db, a, "count")) != ASSOC_OK) return rc;
   if ((rc = check_src(db, a, src, "count")) != ASSOC_OK) return rc;
   if (req == NULL) req = &no_req;
+  if (through != NULL && through->where != NULL) {
+    if (!is_btm(a))
+      return assoc__err(db, ASSOC_MISUSE, "count: %s.%s(%s) has no junction",
+                        a->source->name, kind_names[a->kind],
+                        a->target->name);
+    twhere = through->where;
+  }
   s = assoc__scratch_get(db, &local);
   if (is_btm(a)) {
     assoc__sql_appendz(s, "SELECT count(DISTINCT ");
@@ -473,7 +497,7 @@ int assoc_rel_count(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   } else {
     assoc__sql_appendz(s, "SELECT count(*)");
   }
-  from_link(s, a, src, NULL, &first);
+  from_link(s, a, src, twhere, &first);
   target_conds(s, a, req->where, req->with_deleted, &first);
   rc = run_scalar(db, s, &n);
   assoc__scratch_put(db, s);
@@ -494,7 +518,7 @@ int assoc_rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   if ((rc = check(db, a, "has")) != ASSOC_OK) return rc;
   if ((rc = check_src(db, a, src, "has")) != ASSOC_OK) return rc;
   assoc_sql_init(&js);
-  rc = json_list(db, a, &js, targets, n, 0, NULL, "has");
+  rc = json_list(db, a, &js, targets, n, 0, NULL, NULL, "has");
   if (rc != ASSOC_OK) {
     assoc_sql_free(&js);
     return rc;
@@ -643,13 +667,98 @@ static int check_tattrs(assoc_db *db, const assoc_assoc *a, const int *tattrs,
   return ASSOC_OK;
 }
 
+/* Is J paranoid (its links are soft-deleted)? */
+static int j_paranoid(const assoc_model *J) {
+  return (J->flags & ASSOC_MODEL_PARANOID) && J->special[ASSOC_COL_DELETED] >= 0;
+}
+
+/* `"q"."fk" = ? AND <through scope>` for statements on J alone, and on a
+ * paranoid junction `AND "q"."deletedAt" IS NULL`: writes see live links
+ * only (the upsert excepted: it revives a soft-deleted link). */
+static void j_link(assoc_sql *s, const assoc_assoc *a, const char *q,
+                   const assoc_value *src, int *first) {
+  and_(s, first);
+  link_cond(s, q, a->through, a->fk, src);
+  scope_conds(s, q, a->through, a->through_scope, a->nthrough_scope, first);
+  alive_cond(s, q, a->through, first);
+}
+
+/* Through cells.  Element `row` of the JSON list is [key, c1, ..., cn]; a
+ * cell the caller did not give is a one-element array [default] (kept
+ * cells: see json_list).  With keep = 0 no cell is kept and the SQL is the
+ * plain json_extract(row, '$[i]'). */
+
+/* The value written for cell i of `row` (attribute attr of J).  A kept cell
+ * takes the value of the existing link joined as "assoc_old" when `old`
+ * (NULL "assoc_k": no link), else its default. */
+static void cell_value(assoc_sql *s, const assoc_model *J, const char *row,
+                       int i, int attr, int keep, int old) {
+  if (!keep) {
+    assoc__sql_printf(s, "json_extract(%s, '$[%d]')", row, i);
+    return;
+  }
+  assoc__sql_printf(s, "CASE WHEN json_type(%s, '$[%d]') = 'array' THEN ",
+                    row, i);
+  if (old) {
+    assoc__sql_printf(s, "CASE WHEN \"assoc_old\".\"assoc_k\" IS NULL THEN "
+                         "json_extract(%s, '$[%d][0]') ELSE ", row, i);
+    qcol(s, "assoc_old", J, attr);
+    assoc__sql_appendz(s, " END");
+  } else {
+    assoc__sql_printf(s, "json_extract(%s, '$[%d][0]')", row, i);
+  }
+  assoc__sql_printf(s, " ELSE json_extract(%s, '$[%d]') END", row, i);
+}
+
+/* `json_extract(row, '$[i]') IS "q"."col"`: cell i matches the link's
+ * value (a kept cell matches any value). */
+static void cell_match(assoc_sql *s, const assoc_model *J, const char *q,
+                       const char *row, int i, int attr, int keep) {
+  if (keep)
+    assoc__sql_printf(s, "(json_type(%s, '$[%d]') = 'array' OR ", row, i);
+  assoc__sql_printf(s, "json_extract(%s, '$[%d]') IS ", row, i);
+  qcol(s, q, J, attr);
+  if (keep) assoc__sql_append(s, ")", 1);
+}
+
+/* ` LEFT JOIN (SELECT ok AS "assoc_k", <through attrs> FROM J WHERE ...
+ * GROUP BY 1) AS "assoc_old" ON "assoc_old"."assoc_k" = <key>`: the
+ * existing link of each listed target, whose values the kept cells keep.
+ * any_link: the row an upsert conflicts with (fk, ok), dead or alive;
+ * otherwise a live link of the through scope. */
+static void old_join(assoc_sql *s, const assoc_assoc *a,
+                     const assoc_value *src, const int *tattrs, int ntattrs,
+                     const char *key, int any_link) {
+  const assoc_model *J = a->through;
+  int i, first = 1;
+  assoc__sql_appendz(s, " LEFT JOIN (SELECT ");
+  qcol(s, NULL, J, a->other_key);
+  assoc__sql_appendz(s, " AS \"assoc_k\"");
+  for (i = 0; i < ntattrs; i++) {
+    assoc__sql_append(s, ", ", 2);
+    qcol(s, NULL, J, tattrs[i]);
+  }
+  assoc__sql_appendz(s, " FROM ");
+  assoc__sql_ident(s, J->table);
+  if (any_link) {
+    and_(s, &first);
+    link_cond(s, NULL, J, a->fk, src);
+  } else {
+    j_link(s, a, NULL, src, &first);
+  }
+  assoc__sql_appendz(s, " GROUP BY 1) AS \"assoc_old\" ON "
+                        "\"assoc_old\".\"assoc_k\" = ");
+  assoc__sql_appendz(s, key);
+}
+
 /* The column list and SELECT list of an INSERT INTO J: fk, ok, through
- * attributes, through scope, timestamps.  `from` is the expression of a
- * list element's key and `row` of the element (for json_extract). */
+ * attributes, through scope, timestamps.  `key` is the expression of a
+ * list element's key and `row` of the element (for json_extract); keep and
+ * old as in cell_value. */
 static void btm_insert_head(assoc_sql *s, const assoc_assoc *a,
                             const assoc_value *src, const int *tattrs,
                             int ntattrs, const char *key, const char *row,
-                            const assoc_value *now) {
+                            const assoc_value *now, int keep, int old) {
   const assoc_model *J = a->through;
   int i, cr = J->special[ASSOC_COL_CREATED], up = J->special[ASSOC_COL_UPDATED];
   assoc__sql_appendz(s, "INSERT INTO ");
@@ -678,8 +787,10 @@ static void btm_insert_head(assoc_sql *s, const assoc_assoc *a,
   bind_q(s, src);
   assoc__sql_append(s, ", ", 2);
   assoc__sql_appendz(s, key);
-  for (i = 0; i < ntattrs; i++)
-    assoc__sql_printf(s, ", json_extract(%s, '$[%d]')", row, i + 1);
+  for (i = 0; i < ntattrs; i++) {
+    assoc__sql_append(s, ", ", 2);
+    cell_value(s, J, row, i + 1, tattrs[i], keep, old);
+  }
   for (i = 0; i < a->nthrough_scope; i++) {
     assoc__sql_append(s, ", ", 2);
     bind_q(s, &a->through_scope[i].value);
@@ -694,17 +805,31 @@ static void btm_insert_head(assoc_sql *s, const assoc_assoc *a,
   }
 }
 
-/* The upsert (junction with a unique (fk, ok)): one statement. */
+/* The upsert (junction with a unique (fk, ok)): one statement.  It revives
+ * a soft-deleted link of a paranoid junction.  With kept cells the list is
+ * joined with the existing links, so that a kept cell writes back the
+ * link's own value. */
 static void btm_upsert_sql(assoc_sql *s, const assoc_assoc *a,
                            const assoc_value *src, const int *tattrs,
                            int ntattrs, const assoc_value *json,
-                           const assoc_value *now) {
+                           const assoc_value *now, int keep) {
+  static const char lkey[] = "json_extract(\"assoc_l\".\"value\", '$[0]')";
   const assoc_model *J = a->through;
   int i, up = J->special[ASSOC_COL_UPDATED], del = J->special[ASSOC_COL_DELETED];
-  int paranoid = (J->flags & ASSOC_MODEL_PARANOID) && del >= 0;
-  btm_insert_head(s, a, src, tattrs, ntattrs, key_expr(ntattrs), "value", now);
-  assoc__sql_appendz(s, " FROM json_each(?) WHERE true ON CONFLICT (");
-  assoc__sql_bind(s, json);
+  int paranoid = j_paranoid(J);
+  if (keep) {
+    btm_insert_head(s, a, src, tattrs, ntattrs, lkey, "\"assoc_l\".\"value\"",
+                    now, 1, 1);
+    assoc__sql_appendz(s, " FROM json_each(?) AS \"assoc_l\"");
+    assoc__sql_bind(s, json);
+    old_join(s, a, src, tattrs, ntattrs, lkey, 1);
+    assoc__sql_appendz(s, " WHERE true ON CONFLICT (");
+  } else {
+    btm_insert_head(s, a, src, tattrs, ntattrs, key_expr(ntattrs), "value",
+                    now, 0, 0);
+    assoc__sql_appendz(s, " FROM json_each(?) WHERE true ON CONFLICT (");
+    assoc__sql_bind(s, json);
+  }
   qcol(s, NULL, J, a->fk);
   assoc__sql_append(s, ", ", 2);
   qcol(s, NULL, J, a->other_key);
@@ -729,46 +854,58 @@ static void btm_upsert_sql(assoc_sql *s, const assoc_assoc *a,
     qcol(s, NULL, J, up);
     assoc__sql_appendz(s, " = excluded.");
     qcol(s, NULL, J, up);
+  } else if (up >= 0 && paranoid) { /* a revived link is updated */
+    assoc__sql_append(s, ", ", 2);
+    qcol(s, NULL, J, up);
+    assoc__sql_appendz(s, " = CASE WHEN ");
+    qcol(s, NULL, J, del);
+    assoc__sql_appendz(s, " IS NULL THEN ");
+    qcol(s, NULL, J, up);
+    assoc__sql_appendz(s, " ELSE excluded.");
+    qcol(s, NULL, J, up);
+    assoc__sql_appendz(s, " END");
   }
 }
 
-/* `"J"."fk" = ? AND <through scope>` for statements on J alone. */
-static void j_link(assoc_sql *s, const assoc_assoc *a, const char *q,
-                   const assoc_value *src, int *first) {
-  and_(s, first);
-  link_cond(s, q, a->through, a->fk, src);
-  scope_conds(s, q, a->through, a->through_scope, a->nthrough_scope, first);
-}
-
 /* Without a unique (fk, ok): INSERT of the listed targets that have no
- * link yet (one statement). */
+ * live link yet (one statement).  match (set with through values): also of
+ * the targets whose links all differ in a given cell, taking kept cells
+ * from such a link (the caller then deletes the differing links). */
 static void btm_insert_missing_sql(assoc_sql *s, const assoc_assoc *a,
                                    const assoc_value *src, const int *tattrs,
                                    int ntattrs, const assoc_value *json,
-                                   const assoc_value *now) {
+                                   const assoc_value *now, int keep,
+                                   int match) {
+  static const char jv[] = "\"assoc_j\".\"v\"", jr[] = "\"assoc_j\".\"r\"";
   const assoc_model *J = a->through;
-  int first = 1;
-  btm_insert_head(s, a, src, tattrs, ntattrs, "\"assoc_j\".\"v\"",
-                  "\"assoc_j\".\"r\"", now);
+  int i, first = 1;
+  btm_insert_head(s, a, src, tattrs, ntattrs, jv, jr, now, keep,
+                  keep && match);
   assoc__sql_appendz(s, " FROM (SELECT ");
   assoc__sql_appendz(s, key_expr(ntattrs));
   assoc__sql_appendz(s, " AS \"v\", value AS \"r\" FROM json_each(?) "
-                        "GROUP BY 1) AS \"assoc_j\" WHERE NOT EXISTS (SELECT "
-                        "1 FROM ");
+                        "GROUP BY 1) AS \"assoc_j\"");
   assoc__sql_bind(s, json);
+  if (keep && match) old_join(s, a, src, tattrs, ntattrs, jv, 0);
+  assoc__sql_appendz(s, " WHERE NOT EXISTS (SELECT 1 FROM ");
   assoc__sql_ident(s, J->table);
   j_link(s, a, J->table, src, &first);
   assoc__sql_appendz(s, " AND ");
   qcol(s, J->table, J, a->other_key);
-  assoc__sql_appendz(s, " = \"assoc_j\".\"v\")");
+  assoc__sql_appendz(s, " = \"assoc_j\".\"v\"");
+  for (i = 0; match && i < ntattrs; i++) {
+    assoc__sql_appendz(s, " AND ");
+    cell_match(s, J, J->table, jr, i + 1, tattrs[i], keep);
+  }
+  assoc__sql_append(s, ")", 1);
 }
 
 /* Without a unique (fk, ok): UPDATE the through values of existing links of
- * the listed targets. */
+ * the listed targets (a kept cell writes the link's own value back). */
 static void btm_update_existing_sql(assoc_sql *s, const assoc_assoc *a,
                                     const assoc_value *src, const int *tattrs,
                                     int ntattrs, const assoc_value *json,
-                                    const assoc_value *now) {
+                                    const assoc_value *now, int keep) {
   const assoc_model *J = a->through;
   int i, first = 1, up = J->special[ASSOC_COL_UPDATED];
   assoc__sql_appendz(s, "UPDATE ");
@@ -777,9 +914,18 @@ static void btm_update_existing_sql(assoc_sql *s, const assoc_assoc *a,
   for (i = 0; i < ntattrs; i++) {
     if (i) assoc__sql_append(s, ", ", 2);
     qcol(s, NULL, J, tattrs[i]);
-    assoc__sql_printf(s, " = (SELECT json_extract(value, '$[%d]') FROM "
-                         "json_each(?) WHERE json_extract(value, '$[0]') = ",
-                      i + 1);
+    if (keep) {
+      assoc__sql_printf(s, " = (SELECT CASE WHEN json_type(value, '$[%d]') = "
+                           "'array' THEN ", i + 1);
+      qcol(s, J->table, J, tattrs[i]);
+      assoc__sql_printf(s, " ELSE json_extract(value, '$[%d]') END FROM "
+                           "json_each(?) WHERE json_extract(value, '$[0]') = ",
+                        i + 1);
+    } else {
+      assoc__sql_printf(s, " = (SELECT json_extract(value, '$[%d]') FROM "
+                           "json_each(?) WHERE json_extract(value, '$[0]') = ",
+                        i + 1);
+    }
     assoc__sql_bind(s, json);
     qcol(s, J->table, J, a->other_key);
     assoc__sql_appendz(s, " LIMIT 1)");
@@ -794,6 +940,34 @@ static void btm_update_existing_sql(assoc_sql *s, const assoc_assoc *a,
   in_list(s, NULL, J, a->other_key, json, ntattrs, 0, &first);
 }
 
+/* Starts the statement that drops live links of src: DELETE FROM J, or on
+ * a paranoid junction the soft delete UPDATE J SET deletedAt = now [,
+ * updatedAt = now]; then WHERE <live link>. */
+static void j_unlink_start(assoc_sql *s, const assoc_assoc *a,
+                           const assoc_value *src, const assoc_value *now,
+                           int *first) {
+  const assoc_model *J = a->through;
+  if (j_paranoid(J)) {
+    int up = J->special[ASSOC_COL_UPDATED];
+    assoc__sql_appendz(s, "UPDATE ");
+    assoc__sql_ident(s, J->table);
+    assoc__sql_appendz(s, " SET ");
+    qcol(s, NULL, J, J->special[ASSOC_COL_DELETED]);
+    assoc__sql_appendz(s, " = ");
+    bind_q(s, now);
+    if (up >= 0) {
+      assoc__sql_append(s, ", ", 2);
+      qcol(s, NULL, J, up);
+      assoc__sql_appendz(s, " = ");
+      bind_q(s, now);
+    }
+  } else {
+    assoc__sql_appendz(s, "DELETE FROM ");
+    assoc__sql_ident(s, J->table);
+  }
+  j_link(s, a, NULL, src, first);
+}
+
 /* ---- write drivers ------------------------------------------------------------- */
 
 /* A list of statement builders run in order, inside one savepoint when
@@ -805,6 +979,7 @@ typedef struct wctx {
   const assoc_value *src, *json, *now, *target;
   const int *tattrs;
   int ntattrs;
+  int keep; /* some through cell is kept (not given) */
   int n;
 } wctx;
 
@@ -869,38 +1044,43 @@ static void step_ho_link(assoc_sql *s, void *p) {
 static void step_btm_add(assoc_sql *s, void *p) {
   wctx *w = p;
   if (w->a->upsert)
-    btm_upsert_sql(s, w->a, w->src, w->tattrs, w->ntattrs, w->json, w->now);
+    btm_upsert_sql(s, w->a, w->src, w->tattrs, w->ntattrs, w->json, w->now,
+                   w->keep);
   else
     btm_insert_missing_sql(s, w->a, w->src, w->tattrs, w->ntattrs, w->json,
-                           w->now);
+                           w->now, w->keep, 0);
+}
+
+/* set without a unique key, with through values: INSERT the targets that
+ * have no link with their given values (before step_btm_delete_others). */
+static void step_btm_insert_unmatched(assoc_sql *s, void *p) {
+  wctx *w = p;
+  btm_insert_missing_sql(s, w->a, w->src, w->tattrs, w->ntattrs, w->json,
+                         w->now, w->keep, 1);
 }
 
 static void step_btm_update(assoc_sql *s, void *p) {
   wctx *w = p;
   btm_update_existing_sql(s, w->a, w->src, w->tattrs, w->ntattrs, w->json,
-                          w->now);
+                          w->now, w->keep);
 }
 
 static void step_btm_remove(assoc_sql *s, void *p) {
   wctx *w = p;
-  const assoc_model *J = w->a->through;
   int first = 1;
-  assoc__sql_appendz(s, "DELETE FROM ");
-  assoc__sql_ident(s, J->table);
-  j_link(s, w->a, NULL, w->src, &first);
-  in_list(s, NULL, J, w->a->other_key, w->json, 0, 0, &first);
+  j_unlink_start(s, w->a, w->src, w->now, &first);
+  in_list(s, NULL, w->a->through, w->a->other_key, w->json, 0, 0, &first);
 }
 
-/* set: delete the links not in the list (with through values and no unique
- * key: also the links whose values differ, re-inserted afterwards). */
+/* set: delete (soft-delete on a paranoid junction) the links not in the
+ * list; with through values and no unique key also the links whose given
+ * values differ (step_btm_insert_unmatched inserted their replacements). */
 static void step_btm_delete_others(assoc_sql *s, void *p) {
   wctx *w = p;
   const assoc_assoc *a = w->a;
   const assoc_model *J = a->through;
   int i, first = 1;
-  assoc__sql_appendz(s, "DELETE FROM ");
-  assoc__sql_ident(s, J->table);
-  j_link(s, a, NULL, w->src, &first);
+  j_unlink_start(s, a, w->src, w->now, &first);
   if (w->n == 0) return;
   if (a->upsert || w->ntattrs == 0) {
     in_list(s, NULL, J, a->other_key, w->json, w->ntattrs, 1, &first);
@@ -912,8 +1092,8 @@ static void step_btm_delete_others(assoc_sql *s, void *p) {
   assoc__sql_bind(s, w->json);
   qcol(s, J->table, J, a->other_key);
   for (i = 0; i < w->ntattrs; i++) {
-    assoc__sql_printf(s, " AND json_extract(value, '$[%d]') IS ", i + 1);
-    qcol(s, J->table, J, w->tattrs[i]);
+    assoc__sql_appendz(s, " AND ");
+    cell_match(s, J, J->table, "value", i + 1, w->tattrs[i], w->keep);
   }
   assoc__sql_append(s, ")", 1);
 }
@@ -922,8 +1102,8 @@ static void step_btm_delete_others(assoc_sql *s, void *p) {
 static int write_prep(assoc_db *db, const assoc_assoc *a,
                       const assoc_value *src, const assoc_value *targets,
                       int n, const int *tattrs, int ntattrs,
-                      const assoc_value *tvals, const char *what,
-                      assoc_sql *js, assoc_value *json) {
+                      const assoc_value *tvals, const unsigned char *tkeep,
+                      const char *what, assoc_sql *js, assoc_value *json) {
   int rc;
   if ((rc = check(db, a, what)) != ASSOC_OK) return rc;
   if (a->kind != ASSOC_HAS_MANY && a->kind != ASSOC_BELONGS_TO_MANY)
@@ -937,12 +1117,22 @@ static int write_prep(assoc_db *db, const assoc_assoc *a,
                       a->source->name, a->source->attrs[a->src_attr].name);
   if ((rc = check_tattrs(db, a, tattrs, ntattrs, what)) != ASSOC_OK)
     return rc;
-  rc = json_list(db, a, js, targets, n, ntattrs, tvals, what);
+  rc = json_list(db, a, js, targets, n, ntattrs, tvals, tkeep, what);
   if (rc != ASSOC_OK) return rc;
   json->type = ASSOC_V_TEXT;
   json->u.s.p = js->text;
   json->u.s.n = js->len;
   return ASSOC_OK;
+}
+
+/* Is any of the n * ntattrs cells kept? */
+static int any_kept(const unsigned char *tkeep, int n, int ntattrs) {
+  size_t i, cells;
+  if (tkeep == NULL || n <= 0 || ntattrs <= 0) return 0;
+  cells = (size_t)n * (size_t)ntattrs;
+  for (i = 0; i < cells; i++)
+    if (tkeep[i]) return 1;
+  return 0;
 }
 
 static void now_value(char buf[25], assoc_value *v) {
@@ -955,6 +1145,14 @@ static void now_value(char buf[25], assoc_value *v) {
 int assoc_rel_add(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                   const assoc_value *targets, int n, const int *tattrs,
                   int ntattrs, const assoc_value *tvals) {
+  return assoc_rel_add_v2(db, a, src, targets, n, tattrs, ntattrs, tvals,
+                          NULL);
+}
+
+int assoc_rel_add_v2(assoc_db *db, const assoc_assoc *a,
+                     const assoc_value *src, const assoc_value *targets, int n,
+                     const int *tattrs, int ntattrs, const assoc_value *tvals,
+                     const unsigned char *tkeep) {
   assoc_sql js;
   assoc_value json, now;
   char nowbuf[25];
@@ -962,8 +1160,8 @@ int assoc_rel_add(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   int rc, k = 0;
   wctx w;
   assoc_sql_init(&js);
-  rc = write_prep(db, a, src, targets, n, tattrs, ntattrs, tvals, "add", &js,
-                  &json);
+  rc = write_prep(db, a, src, targets, n, tattrs, ntattrs, tvals, tkeep, "add",
+                  &js, &json);
   if (rc != ASSOC_OK || n == 0) {
     assoc_sql_free(&js);
     if (rc == ASSOC_OK) assoc__clear_err(db);
@@ -977,6 +1175,7 @@ int assoc_rel_add(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   w.now = &now;
   w.tattrs = tattrs;
   w.ntattrs = ntattrs;
+  w.keep = any_kept(tkeep, n, ntattrs);
   w.n = n;
   if (a->kind == ASSOC_HAS_MANY) {
     steps[k++] = step_hm_add;
@@ -998,7 +1197,8 @@ int assoc_rel_remove(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   int rc;
   wctx w;
   assoc_sql_init(&js);
-  rc = write_prep(db, a, src, targets, n, NULL, 0, NULL, "remove", &js, &json);
+  rc = write_prep(db, a, src, targets, n, NULL, 0, NULL, NULL, "remove", &js,
+                  &json);
   if (rc != ASSOC_OK || n == 0) {
     assoc_sql_free(&js);
     if (rc == ASSOC_OK) assoc__clear_err(db);
@@ -1020,6 +1220,14 @@ int assoc_rel_remove(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
 int assoc_rel_set(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                   const assoc_value *targets, int n, const int *tattrs,
                   int ntattrs, const assoc_value *tvals) {
+  return assoc_rel_set_v2(db, a, src, targets, n, tattrs, ntattrs, tvals,
+                          NULL);
+}
+
+int assoc_rel_set_v2(assoc_db *db, const assoc_assoc *a,
+                     const assoc_value *src, const assoc_value *targets, int n,
+                     const int *tattrs, int ntattrs, const assoc_value *tvals,
+                     const unsigned char *tkeep) {
   assoc_sql js;
   assoc_value json, now;
   char nowbuf[25];
@@ -1027,8 +1235,8 @@ int assoc_rel_set(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   int rc, k = 0;
   wctx w;
   assoc_sql_init(&js);
-  rc = write_prep(db, a, src, targets, n, tattrs, ntattrs, tvals, "set", &js,
-                  &json);
+  rc = write_prep(db, a, src, targets, n, tattrs, ntattrs, tvals, tkeep, "set",
+                  &js, &json);
   if (rc != ASSOC_OK) {
     assoc_sql_free(&js);
     return rc;
@@ -1041,10 +1249,16 @@ int assoc_rel_set(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   w.now = &now;
   w.tattrs = tattrs;
   w.ntattrs = ntattrs;
+  w.keep = any_kept(tkeep, n, ntattrs);
   w.n = n;
   if (a->kind == ASSOC_HAS_MANY) {
     steps[k++] = step_hm_unlink_others;
     if (n > 0) steps[k++] = step_hm_add;
+  } else if (!a->upsert && ntattrs > 0 && n > 0) {
+    /* insert first: a link whose values differ is replaced, its kept
+     * cells copied into the new link before it goes */
+    steps[k++] = step_btm_insert_unmatched;
+    steps[k++] = step_btm_delete_others;
   } else {
     steps[k++] = step_btm_delete_others;
     if (n > 0) steps[k++] = step_btm_add;

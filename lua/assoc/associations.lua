@@ -361,8 +361,10 @@ end
 
 -- The per-target through rows for the binding (an array parallel to `insts`), merged from
 -- the call's defaults and each target instance's target[ThroughName]; nil when no through
--- value is given at all.  A target that lacks an attribute another target sets gets the
--- attribute's default (or NULL).
+-- value is given at all.  A target that lacks an attribute another target sets leaves it
+-- "missing": an existing link keeps its value, a new one gets the attribute's default.  The
+-- second result holds those defaults (an array parallel to `insts` of tables; only the
+-- attributes with a defaultValue, evaluated once per missing cell).
 local function through_rows(A, acc, defaults, insts)
   local J = A.through
   local key = J.name
@@ -409,16 +411,15 @@ local function through_rows(A, acc, defaults, insts)
     rows[i] = row
   end
   if not any then return nil end
-  for _, row in ipairs(rows) do
-    for k in pairs(union) do
-      if row[k] == nil then
-        local d = J:_default(k)
-        if d == nil then d = null end
-        row[k] = d
-      end
+  local dflts = {}
+  for i, row in ipairs(rows) do
+    local d = {}
+    for _, k in ipairs(util.sorted_keys(union)) do
+      if row[k] == nil then d[k] = J:_default(k) end
     end
+    dflts[i] = d
   end
-  return rows
+  return rows, dflts
 end
 
 -- Checks the options of an accessor against `allowed` and the transaction option.
@@ -447,9 +448,19 @@ local function define_call(fn, ...)
   error(err, 0)
 end
 
--- Runs an accessor's core call: errors pass as they are.
-local function core_call(fn, ...)
-  return fn(...)
+-- Runs an accessor's core call.  The binding's AssociationErrors (a key value of the wrong
+-- type, ...) get the accessor's name in front of their message ("User.addPost: Post.id must
+-- be an integer (got string)"); other errors pass as they are.
+local function core_call(A, acc, fn, ...)
+  local res = table.pack(pcall(fn, ...))
+  if res[1] then return table.unpack(res, 2, res.n) end
+  local err = res[2]
+  if errors.is_error(err) and err.name == "AssociationError" and type(err.message) == "string"
+  then
+    local prefix = A.source.name .. "." .. acc .. ": "
+    if err.message:sub(1, #prefix) ~= prefix then err.message = prefix .. err.message end
+  end
+  error(err, 0)
 end
 
 -- Sets the in-memory values of inst (and its snapshot, as they are now stored).
@@ -550,9 +561,9 @@ local function through_request(A, acc, opts, raw)
 end
 
 -- Runs the getter's core read: rows of the target (instances unless raw).
-local function core_get(A, src, req, raw, through)
-  if raw then return core_call(A._core.get, A._core, src, req, nil, nil, through) end
-  return core_call(A._core.get, A._core, src, req, A.target._mt, STATE, through)
+local function core_get(A, acc, src, req, raw, through)
+  if raw then return core_call(A, acc, A._core.get, A._core, src, req, nil, nil, through) end
+  return core_call(A, acc, A._core.get, A._core, src, req, A.target._mt, STATE, through)
 end
 
 -- The eager-loading module (assoc.include), or nil when this build has none.
@@ -580,7 +591,7 @@ local function get_with_include(A, acc, src, req, opts, through)
   local ids_req = {}
   for k, v in pairs(req) do ids_req[k] = v end
   ids_req.attributes = { pk }
-  local picked = core_get(A, src, ids_req, true, through)
+  local picked = core_get(A, acc, src, ids_req, true, through)
   local ids = {}
   for i, row in ipairs(picked) do ids[i] = row[pk] end
   if #ids == 0 then return {} end
@@ -621,7 +632,7 @@ local function make_get_many(A, acc)
     if opts.include ~= nil then
       return get_with_include(A, acc, src, req, opts, through)
     end
-    return core_get(A, src, req, opts.raw, through)
+    return core_get(A, acc, src, req, opts.raw, through)
   end
 end
 
@@ -637,30 +648,46 @@ local function make_get_one(A, acc)
       if src == nil or src == null then return nil end
       req.limit = 1
       if opts.include ~= nil then return get_with_include(A, acc, src, req, opts)[1] end
-      return core_get(A, src, req, opts.raw)[1]
+      return core_get(A, acc, src, req, opts.raw)[1]
     end
     src = source_value(A, self, acc)
     local req = get_request(A, acc, opts)
     req.limit = 1
     if opts.include ~= nil then return get_with_include(A, acc, src, req, opts)[1] end
-    return core_get(A, src, req, opts.raw)[1]
+    return core_get(A, acc, src, req, opts.raw)[1]
   end
 end
 
 local COUNT_OPTIONS = util.set { "where", "paranoid", "transaction" }
+local COUNT_BTM = util.set { "where", "paranoid", "transaction", "through" }
 
 local function make_count(A, acc)
+  local btm = A.associationType == "BelongsToMany"
   return function(self, opts)
     check_source(A, self, acc)
-    opts = accessor_options(A, acc, opts, COUNT_OPTIONS)
+    opts = accessor_options(A, acc, opts, btm and COUNT_BTM or COUNT_OPTIONS)
     local src = source_value(A, self, acc)
     local where_s = A.source.name .. "." .. acc
     if opts.where ~= nil and not plain_table(opts.where) then
       fail("%s: option 'where' must be a table, got %s", where_s, describe(opts.where))
     end
     check_bool(where_s, "paranoid", opts.paranoid)
-    return core_call(A._core.count, A._core, src,
-      { where = opts.where, withDeleted = opts.paranoid == false })
+    local through = nil
+    local topt = opts.through
+    if topt ~= nil then
+      if not plain_table(topt) then
+        fail("%s: option 'through' must be a table { where = }, got %s", where_s,
+          describe(topt))
+      end
+      check_keys(where_s, "key in option 'through'", topt, util.set { "where" })
+      if topt.where ~= nil and not plain_table(topt.where) then
+        fail("%s: option 'through.where' must be a table, got %s", where_s,
+          describe(topt.where))
+      end
+      through = { where = topt.where }
+    end
+    return core_call(A, acc, A._core.count, A._core, src,
+      { where = opts.where, withDeleted = opts.paranoid == false }, through)
   end
 end
 
@@ -673,7 +700,7 @@ local function make_has(A, acc, many)
     local src = source_value(A, self, acc)
     local values = target_args(A, acc, targets, many)
     if #values == 0 then return true end
-    return core_call(A._core.has, A._core, src, values)
+    return core_call(A, acc, A._core.has, A._core, src, values)
   end
 end
 
@@ -688,9 +715,10 @@ local function make_add(A, acc, many)
     opts = accessor_options(A, acc, opts, btm and ADD_BTM or ADD_OPTIONS)
     local src = source_value(A, self, acc)
     local values, insts = target_args(A, acc, targets, many)
-    local rows = btm and through_rows(A, acc, opts.through, insts) or nil
+    local rows, dflts
+    if btm then rows, dflts = through_rows(A, acc, opts.through, insts) end
     if #values == 0 then return self end
-    core_call(A._core.add, A._core, src, values, rows)
+    core_call(A, acc, A._core.add, A._core, src, values, rows, dflts)
     return self
   end
 end
@@ -702,7 +730,7 @@ local function make_remove(A, acc, many)
     local src = source_value(A, self, acc)
     local values = target_args(A, acc, targets, many)
     if #values == 0 then return self end
-    core_call(A._core.remove, A._core, src, values)
+    core_call(A, acc, A._core.remove, A._core, src, values)
     return self
   end
 end
@@ -714,8 +742,9 @@ local function make_set_many(A, acc)
     opts = accessor_options(A, acc, opts, btm and ADD_BTM or ADD_OPTIONS)
     local src = source_value(A, self, acc)
     local values, insts = target_list(A, acc, targets)
-    local rows = btm and through_rows(A, acc, opts.through, insts) or nil
-    core_call(A._core.set, A._core, src, values, rows)
+    local rows, dflts
+    if btm then rows, dflts = through_rows(A, acc, opts.through, insts) end
+    core_call(A, acc, A._core.set, A._core, src, values, rows, dflts)
     return self
   end
 end
@@ -748,7 +777,8 @@ local function make_create_many(A, acc)
         fail("%s.%s: the created %s has no value for '%s'", A.source.name, acc, T.name,
           A._targetAttr)
       end
-      core_call(A._core.add, A._core, src, { tv }, through_rows(A, acc, opts.through, { false }))
+      local rows, dflts = through_rows(A, acc, opts.through, { false })
+      core_call(A, acc, A._core.add, A._core, src, { tv }, rows, dflts)
       return created
     end)
   end
@@ -787,11 +817,11 @@ local function make_set_one(A, acc)
     if belongs then return belongs_set(A, acc, self, target, opts) end
     local src = source_value(A, self, acc)
     if target == nil or target == null then
-      core_call(A._core.setOne, A._core, src, nil)
+      core_call(A, acc, A._core.setOne, A._core, src, nil)
       return self
     end
     local value, inst = target_value(A, acc, target)
-    core_call(A._core.setOne, A._core, src, value)
+    core_call(A, acc, A._core.setOne, A._core, src, value)
     if inst then
       local v = { [A.foreignKey] = src }
       for k, x in pairs(A.scope or {}) do v[k] = x end
@@ -826,7 +856,7 @@ local function make_create_one(A, acc)
     return transaction.run(A.source._db, function()
       -- the previous child goes first (unlinked, or deleted when its key is NOT NULL), so a
       -- parent never has two
-      core_call(A._core.setOne, A._core, src, nil)
+      core_call(A, acc, A._core.setOne, A._core, src, nil)
       return T:create(v, create_options(opts, fields))
     end)
   end
@@ -901,7 +931,7 @@ local function associate(kind, S, T, opts)
     name = { singular = info.singular, plural = info.plural },
     foreignKey = info.foreignKey, sourceKey = info.sourceKey, targetKey = info.targetKey,
     otherKey = info.otherKey, through = J, throughModel = J,
-    -- the scopes as given (a:info() reads them back as stored: a boolean comes back 1)
+    -- the scopes as given (a:info() reads the same values back, decoded by type)
     scope = o.scope, throughScope = o.throughScope,
     constraints = opts.constraints ~= false,
     foreignKeyAllowNull = info.foreignKeyAllowNull,

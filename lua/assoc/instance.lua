@@ -143,6 +143,24 @@ local function restrict(names, fields)
   return out
 end
 
+-- After a write: the DATE / DATEONLY values of `names` (nil: every attribute) become the text
+-- the binding stored for them (a number of seconds or ISO-8601 text with an offset reads back
+-- as "YYYY-MM-DDTHH:MM:SS.mmmZ"), so the instance holds what a reload would give.
+function instance.stored_dates(M, inst, names)
+  local attrs = M.rawAttributes
+  for _, name in ipairs(names or M._names) do
+    local a = attrs[name]
+    local key = a and type(a.type) == "table" and a.type.key
+    if key == "DATE" or key == "DATEONLY" then
+      local v = rawget(inst, name)
+      if v ~= nil and v ~= null then
+        local text = core.date(v, key == "DATEONLY")
+        if text ~= nil then rawset(inst, name, text) end
+      end
+    end
+  end
+end
+
 -- ---- save: INSERT -------------------------------------------------------------------------
 -- The values table for inserting inst: the non-nil values of `names` and of the attributes
 -- the engine fills in (timestamps), plus an explicit NULL for an attribute that has a default
@@ -187,6 +205,7 @@ local function insert(M, inst, opts)
     if #M.primaryKeyAttributes == 1 and rawget(inst, pk) == nil and M._rowid_pk then
       rawset(inst, pk, rowid)
     end
+    instance.stored_dates(M, inst, names)
     rawset(inst, STATE, snapshot(M, inst))
     rawset(inst, FORCED, nil)
     if run_hooks then
@@ -235,6 +254,7 @@ local function update(M, inst, opts)
       vals[name] = v
     end
     M._core:update(vals, where, true)
+    instance.stored_dates(M, inst, names)
     local snap = rawget(inst, STATE)
     for _, name in ipairs(names) do snap[name] = deep_copy(value(inst, name)) end
     rawset(inst, FORCED, nil)

@@ -632,6 +632,7 @@ function Model:bulkCreate(list, opts)
     local pk = self.primaryKeyAttribute
     for i, inst in ipairs(insts) do
       if self._rowid_pk and rawget(inst, pk) == nil then rawset(inst, pk, rowids[i]) end
+      instance.stored_dates(self, inst, names)
       local snap = {}
       for _, name in ipairs(self._names) do
         local v = rawget(inst, name)

@@ -1380,6 +1380,195 @@ static void test_hasone(void) {
          "a null source refused");
 }
 
+/* ---- fixes: count with a junction where, paranoid junction, kept cells ---- */
+
+/* User belongsToMany Project through Member (role DEFAULT 'member', rank),
+ * unique or not, paranoid or not.  Users ann, bob; Projects x, y, z. */
+static assoc_assoc *fix_seed(int unique, int paranoid, assoc_model **jout) {
+  assoc_model *Us, *Ps, *M;
+  assoc_assoc_def d;
+  assoc_attr ma[2];
+  fresh();
+  Us = named("User");
+  Ps = named("Project");
+  ma[0] = attr("role", ASSOC_T_STRING, ASSOC_ATTR_DEFAULT);
+  ma[0].dflt = S("member");
+  ma[1] = attr("rank", ASSOC_T_INTEGER, 0);
+  M = model("Member", ma, 2,
+            ASSOC_MODEL_TIMESTAMPS | (paranoid ? ASSOC_MODEL_PARANOID : 0));
+  d = adef(ASSOC_BELONGS_TO_MANY, Us, Ps);
+  d.through_model = M;
+  d.through_unique = unique;
+  if (jout) *jout = M;
+  {
+    assoc_assoc *a = mk(&d);
+    assoc_sync(db, 0);
+    exec("INSERT INTO \"Users\" (name) VALUES ('ann'), ('bob')");
+    exec("INSERT INTO \"Projects\" (name) VALUES ('x'), ('y'), ('z')");
+    return a;
+  }
+}
+
+static void test_fix_count_through(void) {
+  assoc_model *M;
+  assoc_assoc *a = fix_seed(1, 0, &M), *hma;
+  assoc_value one = I(1), t[3], own = S("owner"), tv[3];
+  assoc_where w;
+  assoc_through_req tr;
+  int role = assoc_model_attr_index(M, "role");
+  int64_t n = -1;
+  t[0] = I(1);
+  t[1] = I(2);
+  t[2] = I(3);
+  tv[0] = S("owner");
+  tv[1] = S("dev");
+  tv[2] = S("owner");
+  assoc_rel_add(db, a, &one, t, 3, &role, 1, tv);
+  memset(&w, 0, sizeof w);
+  w.op = ASSOC_OP_EQ;
+  w.attr = role;
+  w.values = &own;
+  w.nvalues = 1;
+  memset(&tr, 0, sizeof tr);
+  tr.nattrs = -1;
+  tr.where = &w;
+  trace_reset();
+  is_int(assoc_rel_count_v2(db, a, &one, NULL, &tr, &n), ASSOC_OK,
+         "count_v2 with a through where");
+  is_int(n, 2, "counts the links matching the junction where");
+  is_int(ntraced, 1, "count_v2: 1 statement");
+  ok(strstr(traced[0], "\"Members\".\"role\" = ?") != NULL,
+     "the where is in the join: %s", traced[0]);
+  is_int(assoc_rel_count_v2(db, a, &one, NULL, NULL, &n), ASSOC_OK,
+         "count_v2 without through");
+  is_int(n, 3, "all links");
+  tr.where = NULL;
+  is_int(assoc_rel_count_v2(db, a, &one, NULL, &tr, &n), ASSOC_OK,
+         "count_v2 with an empty through");
+  is_int(n, 3, "all links again");
+  {
+    assoc_assoc_def d = adef(ASSOC_HAS_MANY, assoc_model_find(db, "User"),
+                             assoc_model_find(db, "Project"));
+    d.as = "Owned";
+    hma = mk(&d);
+  }
+  tr.where = &w;
+  is_int(assoc_rel_count_v2(db, hma, &one, NULL, &tr, &n), ASSOC_MISUSE,
+         "a through where on hasMany is misuse");
+  ok(strstr(assoc_errmsg(db), "has no junction") != NULL, "message: %s",
+     assoc_errmsg(db));
+}
+
+static void test_fix_paranoid_junction(void) {
+  int unique;
+  for (unique = 1; unique >= 0; unique--) {
+    assoc_model *M;
+    assoc_assoc *a = fix_seed(unique, 1, &M);
+    assoc_value one = I(1), two = I(2), t[3];
+    int64_t n = -1;
+    int all = -1;
+    t[0] = I(1);
+    t[1] = I(2);
+    t[2] = I(3);
+    assoc_rel_add(db, a, &one, t, 3, NULL, 0, NULL);
+    assoc_rel_add(db, a, &two, t, 1, NULL, 0, NULL);
+    trace_reset();
+    is_int(assoc_rel_remove(db, a, &one, t, 1), ASSOC_OK, "remove (paranoid J)");
+    is_int(ntraced, 1, "remove: 1 statement");
+    is_str(traced[0],
+           "UPDATE \"Members\" SET \"deletedAt\" = ?, \"updatedAt\" = ? WHERE "
+           "\"userId\" = ? AND \"deletedAt\" IS NULL AND \"projectId\" IN "
+           "(SELECT value FROM json_each(?))",
+           "remove soft-deletes the link");
+    is_str(rowstr("SELECT userId, projectId, deletedAt IS NOT NULL, "
+                  "coalesce(deletedAt = updatedAt, 0) FROM Members ORDER BY 1, 2",
+                  NULL),
+           "1|1|1|1;1|2|0|0;1|3|0|0;2|1|0|0", "one dead link, stamped");
+    assoc_rel_count(db, a, &one, NULL, &n);
+    is_int(n, 2, "count ignores the dead link");
+    assoc_rel_has(db, a, &one, t, 1, &all);
+    is_int(all, 0, "has ignores the dead link");
+    assoc_rel_has(db, a, &two, t, 1, &all);
+    is_int(all, 1, "the other source's link is alive");
+    trace_reset();
+    is_int(assoc_rel_set(db, a, &one, t + 2, 1, NULL, 0, NULL), ASSOC_OK,
+           "set (paranoid J)");
+    ok(ntraced <= 4, "set: %d statements", ntraced);
+    ok(strncmp(traced[1], "UPDATE \"Members\" SET \"deletedAt\"", 32) == 0,
+       "set soft-deletes: %s", traced[1]);
+    is_str(rowstr("SELECT projectId, deletedAt IS NOT NULL FROM Members WHERE "
+                  "userId = 1 ORDER BY 1, 2", NULL),
+           "1|1;2|1;3|0", "set leaves one live link");
+    is_int(assoc_rel_add(db, a, &one, t, 1, NULL, 0, NULL), ASSOC_OK, "re-add");
+    assoc_rel_has(db, a, &one, t, 1, &all);
+    is_int(all, 1, "the link is alive again");
+    assoc_rel_count(db, a, &one, NULL, &n);
+    is_int(n, 2, "count sees it");
+    is_int(scalar("SELECT count(*) FROM Members WHERE userId = 1 AND projectId "
+                  "= 1 AND deletedAt IS NULL"),
+           1, unique ? "revived in place" : "a new live link");
+  }
+}
+
+static void test_fix_kept_cells(void) {
+  int unique;
+  for (unique = 1; unique >= 0; unique--) {
+    assoc_model *M;
+    assoc_assoc *a = fix_seed(unique, 0, &M);
+    assoc_value one = I(1), t[3], tv[6];
+    int at[2];
+    unsigned char keep[6];
+    at[0] = assoc_model_attr_index(M, "role");
+    at[1] = assoc_model_attr_index(M, "rank");
+    t[0] = I(1);
+    t[1] = I(2);
+    t[2] = I(3);
+    tv[0] = S("owner");
+    tv[1] = I(1);
+    is_int(assoc_rel_add(db, a, &one, t, 1, at, 2, tv), ASSOC_OK,
+           "link x as owner, rank 1");
+    /* x: rank 5, role kept; y: role dev, rank kept (new: NULL); z: all kept */
+    tv[0] = S("member");
+    tv[1] = I(5);
+    tv[2] = S("dev");
+    tv[3] = N();
+    tv[4] = S("member");
+    tv[5] = I(9);
+    memset(keep, 0, sizeof keep);
+    keep[0] = 1;
+    keep[3] = 1;
+    keep[4] = keep[5] = 1;
+    trace_reset();
+    is_int(assoc_rel_add_v2(db, a, &one, t, 3, at, 2, tv, keep), ASSOC_OK,
+           "add_v2 with kept cells");
+    is_int(ntraced, unique ? 1 : 4, "add_v2: statements");
+    is_str(rowstr("SELECT projectId, role, rank FROM Members WHERE userId = 1 "
+                  "ORDER BY 1", NULL),
+           "1|owner|5;2|dev|NULL;3|member|9",
+           "a kept cell keeps the link's value, a new link gets the default");
+    /* set: y kept entirely, z gets role lead, x goes */
+    tv[0] = S("member");
+    tv[1] = N();
+    tv[2] = S("lead");
+    tv[3] = I(0);
+    memset(keep, 0, sizeof keep);
+    keep[0] = keep[1] = 1;
+    keep[3] = 1;
+    trace_reset();
+    is_int(assoc_rel_set_v2(db, a, &one, t + 1, 2, at, 2, tv, keep), ASSOC_OK,
+           "set_v2 with kept cells");
+    ok(ntraced <= 4, "set_v2: %d statements", ntraced);
+    is_str(rowstr("SELECT projectId, role, rank FROM Members WHERE userId = 1 "
+                  "ORDER BY 1", NULL),
+           "2|dev|NULL;3|lead|9", "set_v2 keeps the kept cells of links that stay");
+    is_int(assoc_rel_set_v2(db, a, &one, t + 1, 2, at, 2, tv, NULL), ASSOC_OK,
+           "set_v2 with tkeep NULL = set");
+    is_str(rowstr("SELECT projectId, role, rank FROM Members WHERE userId = 1 "
+                  "ORDER BY 1", NULL),
+           "2|member|NULL;3|lead|0", "every cell written");
+  }
+}
+
 static void test_closed(void) {
   assoc_value one = I(1);
   int64_t n;
@@ -1415,6 +1604,9 @@ int main(void) {
   test_target_scope();
   test_hasone();
   test_closed();
+  test_fix_count_through();
+  test_fix_paranoid_junction();
+  test_fix_kept_cells();
   assoc_close(db);
   return done_testing();
 }
