@@ -509,6 +509,7 @@ static const luaL_Reg core_funcs[] = {
     {"now", l_now},
     {"json_encode", lcore_json_encode},
     {"json_decode", lcore_json_decode},
+    {"snapbase", lcore_snapbase},
     {"date", lcore_date},
     {"pluralize", l_pluralize},
     {"singularize", l_singularize},

@@ -129,7 +129,9 @@ int lerr_validation(lua_State *L, ldb *box, const char *path, int value_idx,
 void lerr_open(lua_State *L);
 
 /* ---- lvalue.c ------------------------------------------------------------ */
-/* A request being converted: scratch memory and anchors, all GC-owned. */
+/* A request being converted: scratch memory (inline, then GC-owned chunks)
+ * and anchors. */
+#define LCONV_INLINE 512
 typedef struct lconv {
   lua_State *L;
   ldb *box;
@@ -140,6 +142,9 @@ typedef struct lconv {
   int nanchor;
   char *cur;             /* arena chunk */
   size_t left;
+  /* the first LCONV_INLINE bytes come from here (the C frame owning the
+   * lconv, which outlives every use): a small request allocates nothing */
+  _Alignas(16) char inl[LCONV_INLINE];
 } lconv;
 
 /* Reserves a stack slot for the anchor table (pushes nil). */
@@ -170,6 +175,11 @@ void lv_fmtnum(char *buf, size_t cap, double d);
  * none) as in m:find. */
 void lrows_collect(lua_State *L, ldb *box, const assoc_model *m,
                    assoc_rows *rows, int mt_idx, int statekey_idx);
+/* Row builders stop the garbage collector at their LROWS_PAUSE_AT-th row
+ * (lrows_pause returns whether it did: then the caller restarts it with
+ * LUA_GCRESTART once the rows are built, also after an error). */
+#define LROWS_PAUSE_AT 512
+int lrows_pause(lua_State *L);
 
 /* Row building pieces shared with linclude.c: the decoding class of an
  * attribute (BOOLEAN -> boolean, JSON -> table, ...), pushing a value
@@ -179,6 +189,42 @@ void lrows_collect(lua_State *L, ldb *box, const assoc_model *m,
 int lv_decclass(const assoc_attr *a);
 int lv_pushdecoded(lua_State *L, const assoc_value *v, int dec, void *jb);
 void *lv_newjbox(lua_State *L);
+
+/* Shared snapshot stores (the representation lua/assoc/instance.lua owns).
+ * When the row metatable has a `layout` table (attribute name -> 1-based
+ * attribute index), the snapshot of a loaded row is not a table of its own:
+ * up to LSNAP_CHUNK rows share one "chunk", an array holding for each row,
+ * from its base b, the row's address (light userdata) at [b] and the value
+ * of attribute i at [b + i]; [0] is the layout and [-1] the stride
+ * (attributes + 1; rows follow each other densely).  The chunk is also the
+ * rows' metatable: it carries a copy of the fields of the model's metatable
+ * (model, __index, ...), so a loaded row holds its attributes and nothing
+ * else (a Post of 4 attributes fits in 4 hash slots, not 8).
+ * core.snapbase(chunk, row) finds b again.  Without a layout (or without
+ * statekey) the old form is built: the row gets mt and row[statekey] = a
+ * table of the values by name.  lsnap_init pushes stack slots (layout,
+ * current chunk, the fields to copy); expect is the number of rows to come when known
+ * (sizes the chunks), else -1.  Per row: lsnap_row(row table slot) -- which
+ * sets the row's metatable -- then lsnap_put(attr) for each value (the
+ * value on top is moved into the chunk). */
+#define LSNAP_CHUNK 256 /* mt's fields are listed once, in layout[-1] */
+#define LSNAP_MAXFIELDS 16
+typedef struct lsnap {
+  int on;                /* shared stores (else s->on == 0: old form) */
+  int layout, chunk;     /* stack slots */
+  int statekey;          /* stack slot */
+  int fields, nfields;   /* mt's fields (but layout) as key, value pairs
+                            from stack slot `fields`: copied into chunks */
+  int stride;            /* attributes + 1 */
+  lua_Integer used, cap, grow, left, base;
+} lsnap;
+int lsnap_init(lua_State *L, lsnap *s, int mt, int statekey, int nattrs,
+               int64_t expect);
+void lsnap_row(lua_State *L, lsnap *s, int row);
+static inline void lsnap_put(lua_State *L, lsnap *s, int attr) {
+  lua_rawseti(L, s->chunk, s->base + attr + 1);
+}
+int lcore_snapbase(lua_State *L); /* core.snapbase(chunk, row) -> base|nil */
 
 /* JSON (libcjson).  ljson_encode pushes the text of the value at idx; what
  * it cannot encode (functions, userdata, cycles, nesting > 100, non-finite

@@ -421,40 +421,54 @@ typedef struct bnode {
   int names;            /* stack slot of the first column name */
   unsigned char *dec;
   unsigned char *junc;
+  int *attr;            /* attribute index of each column */
   int hasjunc;
+  int extra;            /* keys a row gets besides its columns: the junction
+                           row, the includes below the node */
+  lsnap snap, jsnap;    /* snapshot stores of the rows and junction rows */
 } bnode;
 
-/* Pushes the row table of `row` of node k (with snapshot, metatable and
- * junction row). */
-static void push_row(lua_State *L, const assoc_result *r, int k, int64_t row,
-                     const bnode *b, int mt, int sk, void *jb, int jmt,
-                     int jkey) {
-  const assoc_value *vals = assoc_result_row(r, k, row);
+/* Pushes the row table of the values vals of a row of node b (with
+ * snapshot, metatable and junction row). */
+static void push_row(lua_State *L, const assoc_value *vals, bnode *b, int mt,
+                     int sk, void *jb, int jmt, int jkey) {
   int top = lua_gettop(L);
   int t = top + 1, snap = 0, j = 0, jsnap = 0;
-  lua_createtable(L, 0, b->ncols + (sk ? 1 : 0) + 1);
-  if (sk) {
+  int shared = b->snap.on, jshared = b->jsnap.on;
+  lua_createtable(L, 0, b->ncols + ((sk && !shared) ? 1 : 0) + b->extra);
+  if (shared) {
+    lsnap_row(L, &b->snap, t);
+  } else if (sk) {
     lua_createtable(L, 0, b->ncols);
     snap = lua_gettop(L);
   }
   if (b->hasjunc) {
     lua_createtable(L, 0, 8);
     j = lua_gettop(L);
-    if (sk) {
+    if (jshared) {
+      lsnap_row(L, &b->jsnap, j);
+    } else if (sk) {
       lua_createtable(L, 0, 8);
       jsnap = lua_gettop(L);
     }
   }
   for (int col = 0; col < b->ncols; col++) {
     const assoc_value *v = &vals[col];
-    int dst = b->junc[col] ? j : t, dsnap = b->junc[col] ? jsnap : snap;
+    int junc = b->junc[col];
+    int dst = junc ? j : t, dsnap = junc ? jsnap : snap;
     if (v->type == ASSOC_V_NULL) continue;
     lua_pushvalue(L, b->names + col);
     if (!lv_pushdecoded(L, v, b->dec[col], jb)) {
       lua_pop(L, 1);
       continue;
     }
-    if (dsnap) {
+    if (junc ? jshared : shared) {
+      if (lua_type(L, -1) == LUA_TTABLE)
+        lv_pushdecoded(L, v, b->dec[col], jb); /* a separate copy */
+      else
+        lua_pushvalue(L, -1);
+      lsnap_put(L, junc ? &b->jsnap : &b->snap, b->attr[col]);
+    } else if (dsnap) {
       lua_pushvalue(L, -2);
       if (lua_type(L, -2) == LUA_TTABLE)
         lv_pushdecoded(L, v, b->dec[col], jb); /* a separate copy */
@@ -470,7 +484,7 @@ static void push_row(lua_State *L, const assoc_result *r, int k, int64_t row,
       lua_pushvalue(L, jsnap);
       lua_rawset(L, j);
     }
-    if (jmt) {
+    if (jmt && !jshared) {
       lua_pushvalue(L, jmt);
       lua_setmetatable(L, j);
     }
@@ -483,22 +497,26 @@ static void push_row(lua_State *L, const assoc_result *r, int k, int64_t row,
     lua_pushvalue(L, snap);
     lua_rawset(L, t);
   }
-  if (mt) {
+  if (mt && !shared) {
     lua_pushvalue(L, mt);
     lua_setmetatable(L, t);
   }
   lua_settop(L, t);
 }
 
-/* Pushes scratch arrays and the column names of node k; fills b. */
+/* Pushes scratch arrays, the column names of node k and the slots of its
+ * snapshot stores (mt/jmt/sk: metatables and statekey slots, 0: none;
+ * expect: the rows to come); fills b. */
 static void prepare_node(lua_State *L, const assoc_result *r, int k,
-                         bnode *b) {
+                         bnode *b, int mt, int jmt, int sk, int64_t expect) {
   const assoc_model *m = assoc_result_model(r, k);
   const assoc_include *inc = assoc_result_include(r, k);
   const assoc_model *j = inc ? assoc_assoc_through(inc->assoc) : NULL;
   b->ncols = assoc_result_ncols(r, k);
-  luaL_checkstack(L, b->ncols + 24, "too many columns");
-  b->dec = lua_newuserdatauv(L, 2 * ((size_t)b->ncols + 1), 0);
+  luaL_checkstack(L, b->ncols + 32, "too many columns");
+  b->attr = lua_newuserdatauv(L, ((size_t)b->ncols + 1) * (sizeof(int) + 2),
+                              0);
+  b->dec = (unsigned char *)(b->attr + b->ncols + 1);
   b->junc = b->dec + b->ncols + 1;
   b->hasjunc = 0;
   b->names = lua_gettop(L) + 1;
@@ -508,9 +526,16 @@ static void prepare_node(lua_State *L, const assoc_result *r, int k,
     const assoc_attr *at = assoc_model_attr(junc ? j : m, a);
     b->junc[col] = (unsigned char)junc;
     b->dec[col] = (unsigned char)lv_decclass(at);
+    b->attr[col] = a;
     if (junc) b->hasjunc = 1;
     lua_pushstring(L, at->name);
   }
+  b->extra = b->hasjunc;
+  for (int i = k + 1; i < assoc_result_nnodes(r); i++)
+    if (assoc_result_parent(r, i) == k) b->extra++;
+  lsnap_init(L, &b->snap, mt, sk, assoc_model_nattrs(m), expect);
+  lsnap_init(L, &b->jsnap, b->hasjunc ? jmt : 0, sk,
+             j ? assoc_model_nattrs(j) : 0, expect);
 }
 
 static int is_many(const assoc_include *inc) {
@@ -518,13 +543,105 @@ static int is_many(const assoc_include *inc) {
   return k == ASSOC_HAS_MANY || k == ASSOC_BELONGS_TO_MANY;
 }
 
-/* Builds every row; pushes the array of root rows.  nodes: the include
- * tables by node index; mt/sk: root metatable and statekey slots (0). */
-static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
-                  int sk) {
+/* Where the rows of a node go: the node's include-table fields (stack
+ * slots). */
+typedef struct bdest {
+  int askey, nmt, jmt, jkey;
+} bdest;
+
+/* Pushes the fields of include node k (the table at nodes[k]) and fills d. */
+static void node_fields(lua_State *L, const assoc_result *r, int nodes, int k,
+                        bdest *d) {
+  const assoc_include *inc = assoc_result_include(r, k);
+  lua_rawgeti(L, nodes, k);
+  int node = lua_gettop(L);
+  lua_getfield(L, node, "as");
+  d->askey = lua_gettop(L);
+  lua_getfield(L, node, "mt");
+  d->nmt = lua_istable(L, -1) ? lua_gettop(L) : 0;
+  lua_getfield(L, node, "throughMt");
+  d->jmt = lua_istable(L, -1) ? lua_gettop(L) : 0;
+  if (lua_getfield(L, node, "throughKey") != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushstring(L, assoc_model_name(assoc_assoc_through(inc->assoc)
+                                           ? assoc_assoc_through(inc->assoc)
+                                           : assoc_result_model(r, k)));
+  }
+  d->jkey = lua_gettop(L);
+}
+
+/* A streamed node (assoc_find_stream): its rows are built as the core
+ * reads them, into one array per parent row, kept in arrs (parent row + 1
+ * -> array) until the parents exist. */
+typedef struct snode {
+  bnode b;
+  bdest d;
+  int arrs;            /* stack slot */
+  int64_t nrows, narrs; /* for sizing the next array */
+} snode;
+
+/* Runs the load: builds the rows of the streamed nodes as they come (into
+ * their snode arrays); returns the core's code (ASSOC_DONE at the end). */
+static int stream_rows(lua_State *L, assoc_result *r, int nodes, int sk,
+                       void *jb, snode **sn) {
+  int nn = assoc_result_nnodes(r), k, rc;
+  int64_t prow;
+  const assoc_value *vals;
+  for (k = 1; k < nn; k++) {
+    if (!assoc_result_streamed(r, k)) continue;
+    luaL_checkstack(L, 16, "include");
+    sn[k] = lua_newuserdatauv(L, sizeof(snode), 0);
+    memset(sn[k], 0, sizeof(snode));
+    node_fields(L, r, nodes, k, &sn[k]->d);
+    prepare_node(L, r, k, &sn[k]->b, sn[k]->d.nmt, sn[k]->d.jmt, sk, -1);
+    lua_newtable(L);
+    sn[k]->arrs = lua_gettop(L);
+  }
+  /* the array rows were last added to (slot `last`): rows of one parent
+   * usually come together */
+  lua_pushnil(L);
+  int last = lua_gettop(L), lastk = -1;
+  int64_t lastp = -1;
+  lua_Integer lastn = 0;
+  int work = lua_gettop(L);
+  while ((rc = assoc_result_step(r, &k, &prow, &vals)) == ASSOC_ROW) {
+    snode *x = sn[k];
+    push_row(L, vals, &x->b, x->d.nmt, sk, jb, x->d.jmt, x->d.jkey);
+    if (k != lastk || prow != lastp) {
+      if (lua_rawgeti(L, x->arrs, (lua_Integer)prow + 1) == LUA_TNIL) {
+        /* sized like the arrays so far (children per parent) */
+        int64_t avg = x->narrs ? x->nrows / x->narrs : 1;
+        lua_pop(L, 1);
+        lua_createtable(L, avg < 1 ? 1 : avg > 64 ? 64 : (int)avg, 0);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, x->arrs, (lua_Integer)prow + 1);
+        x->narrs++;
+        lastn = 0;
+      } else {
+        lastn = (lua_Integer)lua_rawlen(L, -1);
+      }
+      lua_replace(L, last);
+      lastk = k;
+      lastp = prow;
+    }
+    lua_rawseti(L, last, ++lastn); /* pops the row */
+    x->nrows++;
+    lua_settop(L, work);
+  }
+  return rc;
+}
+
+/* Builds every row; pushes the array of root rows, or returns the core's
+ * error code (pushing nothing).  nodes: the include tables by node index;
+ * mt/sk: root metatable and statekey slots (0). */
+static int build(lua_State *L, assoc_result *r, int nodes, int mt, int sk) {
   int nn = assoc_result_nnodes(r);
-  int64_t nroot = assoc_result_nrows(r, 0);
   void *jb = lv_newjbox(L); /* JSON scratch, kept on the stack */
+  snode **sn = lua_newuserdatauv(L, (size_t)nn * sizeof *sn, 0);
+  memset(sn, 0, (size_t)nn * sizeof *sn);
+  int rc = stream_rows(L, r, nodes, sk, jb, sn);
+  if (rc != ASSOC_DONE) return rc;
+  int64_t nroot = assoc_result_nrows(r, 0);
   /* tabs: node index -> array of its row tables (for nodes with kids) */
   lua_createtable(L, nn, 0);
   int tabs = lua_gettop(L);
@@ -538,9 +655,9 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
   lua_rawseti(L, tabs, 1);
   {
     bnode b;
-    prepare_node(L, r, 0, &b);
+    prepare_node(L, r, 0, &b, mt, 0, sk, nroot);
     for (int64_t i = 0; i < nroot; i++) {
-      push_row(L, r, 0, i, &b, mt, sk, jb, 0, 0);
+      push_row(L, assoc_result_row(r, 0, i), &b, mt, sk, jb, 0, 0);
       lua_rawseti(L, result, (lua_Integer)i + 1);
     }
     lua_settop(L, result);
@@ -552,23 +669,24 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
     int many = is_many(inc);
     int base = lua_gettop(L);
     bnode b;
-    lua_rawgeti(L, nodes, k);
-    int node = lua_gettop(L);
-    lua_getfield(L, node, "as");
-    int askey = lua_gettop(L);
-    lua_getfield(L, node, "mt");
-    int nmt = lua_istable(L, -1) ? lua_gettop(L) : 0;
-    lua_getfield(L, node, "throughMt");
-    int jmt = lua_istable(L, -1) ? lua_gettop(L) : 0;
-    if (lua_getfield(L, node, "throughKey") != LUA_TSTRING) {
-      lua_pop(L, 1);
-      lua_pushstring(L, assoc_model_name(assoc_assoc_through(inc->assoc)
-                                             ? assoc_assoc_through(inc->assoc)
-                                             : assoc_result_model(r, k)));
-    }
-    int jkey = lua_gettop(L);
+    bdest d;
     lua_rawgeti(L, tabs, p + 1);
     int ptabs = lua_gettop(L);
+    if (sn[k]) { /* streamed: its arrays are made, attach them */
+      for (int64_t pr = 0; pr < np; pr++) {
+        lua_rawgeti(L, ptabs, (lua_Integer)pr + 1);
+        lua_pushvalue(L, sn[k]->d.askey);
+        if (lua_rawgeti(L, sn[k]->arrs, (lua_Integer)pr + 1) == LUA_TNIL) {
+          lua_pop(L, 1);
+          lua_newtable(L); /* created even when empty */
+        }
+        lua_rawset(L, -3);
+        lua_pop(L, 1);
+      }
+      lua_settop(L, base);
+      continue;
+    }
+    node_fields(L, r, nodes, k, &d);
     int mytabs = 0;
     if (haskids[k]) {
       lua_createtable(L, nrows > 0x7fffffff ? 0x7fffffff : (int)nrows, 0);
@@ -576,7 +694,7 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
       lua_pushvalue(L, mytabs);
       lua_rawseti(L, tabs, k + 1);
     }
-    prepare_node(L, r, k, &b);
+    prepare_node(L, r, k, &b, d.nmt, d.jmt, sk, nrows);
     int work = lua_gettop(L);
     for (int64_t pr = 0; pr < np; pr++) {
       const int64_t *rows;
@@ -588,23 +706,25 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
         lua_createtable(L, cnt > 0x7fffffff ? 0x7fffffff : (int)cnt, 0);
         int arr = lua_gettop(L);
         for (int64_t i = 0; i < cnt; i++) {
-          push_row(L, r, k, rows[i], &b, nmt, sk, jb, jmt, jkey);
+          push_row(L, assoc_result_row(r, k, rows[i]), &b, d.nmt, sk, jb,
+                   d.jmt, d.jkey);
           if (mytabs) {
             lua_pushvalue(L, -1);
             lua_rawseti(L, mytabs, (lua_Integer)rows[i] + 1);
           }
           lua_rawseti(L, arr, (lua_Integer)i + 1);
         }
-        lua_pushvalue(L, askey);
+        lua_pushvalue(L, d.askey);
         lua_pushvalue(L, arr);
         lua_rawset(L, ptab);
       } else {
-        push_row(L, r, k, rows[0], &b, nmt, sk, jb, jmt, jkey);
+        push_row(L, assoc_result_row(r, k, rows[0]), &b, d.nmt, sk, jb, d.jmt,
+                 d.jkey);
         if (mytabs) {
           lua_pushvalue(L, -1);
           lua_rawseti(L, mytabs, (lua_Integer)rows[0] + 1);
         }
-        lua_pushvalue(L, askey);
+        lua_pushvalue(L, d.askey);
         lua_insert(L, -2);
         lua_rawset(L, ptab);
       }
@@ -613,27 +733,35 @@ static void build(lua_State *L, const assoc_result *r, int nodes, int mt,
     lua_settop(L, base);
   }
   lua_pushvalue(L, result);
+  return ASSOC_DONE;
 }
 
-/* lua_pcall'ed by build_all: (result, nodes, mt|nil, statekey|nil) ->
- * array of rows. */
+/* lua_pcall'ed by build_all: (ctx, nodes, mt|nil, statekey|nil) -> array
+ * of rows, or nothing with ctx->rc the core's error. */
+typedef struct bctx {
+  assoc_result *r;
+  int rc;
+} bctx;
+
 static int build_p(lua_State *L) {
-  const assoc_result *r = lua_touserdata(L, 1);
-  build(L, r, 2, lua_isnil(L, 3) ? 0 : 3, lua_isnil(L, 4) ? 0 : 4);
-  return 1;
+  bctx *x = lua_touserdata(L, 1);
+  x->rc = build(L, x->r, 2, lua_isnil(L, 3) ? 0 : 3, lua_isnil(L, 4) ? 0 : 4);
+  return x->rc == ASSOC_DONE ? 1 : 0;
 }
 
-/* Builds the rows with the garbage collector paused: a collector running
- * while 100,000s of new tables join one growing result would traverse it
- * again and again (measured: a third of the build time).  The collector is
- * restarted (when it was running) whatever happens. */
-static void build_all(lconv *c, const assoc_result *r, int nodes, int mt,
-                      int sk) {
+/* Runs the load (assoc_find_stream's steps) and builds the rows with the
+ * garbage collector paused: a collector running while 100,000s of new
+ * tables join one growing result would traverse it again and again
+ * (measured: a third of the build time).  The collector is restarted (when
+ * it was running) and the result freed (its statement back in the cache)
+ * whatever happens; a core error is raised. */
+static void build_all(lconv *c, rbox *rb, int nodes, int mt, int sk) {
   lua_State *L = c->L;
+  bctx x = {rb->r, ASSOC_DONE};
   int running = lua_gc(L, LUA_GCISRUNNING);
   luaL_checkstack(L, 8, "include");
   lua_pushcfunction(L, build_p);
-  lua_pushlightuserdata(L, (void *)r);
+  lua_pushlightuserdata(L, &x);
   lua_pushvalue(L, nodes);
   if (mt) lua_pushvalue(L, mt); else lua_pushnil(L);
   if (sk) lua_pushvalue(L, sk); else lua_pushnil(L);
@@ -641,8 +769,16 @@ static void build_all(lconv *c, const assoc_result *r, int nodes, int mt,
   int st = lua_pcall(L, 4, 1, 0);
   if (running) lua_gc(L, LUA_GCRESTART);
   if (st != LUA_OK) {
+    assoc_result_free(rb->r);
+    rb->r = NULL;
     ldb_flush(L, c->box);
     lua_error(L);
+  }
+  if (x.rc != ASSOC_DONE) {
+    lerr_snapshot(c->box);
+    assoc_result_free(rb->r);
+    rb->r = NULL;
+    lerr_raise_snap(L, c->box, 0);
   }
 }
 
@@ -665,10 +801,10 @@ int linclude_find(lua_State *L, ldb *box, const assoc_model *m) {
   assoc_eager_order *order;
   convert(it, 2, &root, &inc, &ninc, &order, &norder, "find", 1);
   rbox *rb = rbox_new(L);
-  if (assoc_find_all(box->db, m, &root, inc, ninc, order, norder, &rb->r) !=
-      ASSOC_OK)
+  if (assoc_find_stream(box->db, m, &root, inc, ninc, order, norder,
+                        &rb->r) != ASSOC_OK)
     return lerr_raise_core(L, box, 0);
-  build_all(&c, rb->r, it->nodes, mt, sk);
+  build_all(&c, rb, it->nodes, mt, sk);
   assoc_result_free(rb->r);
   rb->r = NULL;
   ldb_flush(L, box);

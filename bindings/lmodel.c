@@ -11,6 +11,7 @@
  * attribute index, whatever `next` order), so the same key set always
  * gives the same SQL and hits the statement cache.
  */
+#include <math.h>
 #include <string.h>
 
 #include "lassoc.h"
@@ -487,6 +488,8 @@ static int values_row(lconv *c, vconv *v, int t, int *attrs,
   return n;
 }
 
+static int insert_one_plan(lua_State *L, ldb *box, const assoc_model *m);
+
 static int m_insert(lua_State *L) {
   ldb *box;
   const assoc_model *m = lmodel_check(L, "insert", &box);
@@ -494,6 +497,7 @@ static int m_insert(lua_State *L) {
     return lerr_raise(L, box, ASSOC_MISUSE,
                       "%s:insert expects a table of values (got %s)",
                       assoc_model_name(m), luaL_typename(L, 2));
+  if (!lua_isnoneornil(L, 3)) return insert_one_plan(L, box, m);
   lua_settop(L, 2);
   lconv c;
   lconv_init(&c, L, box, m, "insert");
@@ -511,6 +515,8 @@ static int m_insert(lua_State *L) {
   return 1;
 }
 
+static int insert_plan(lua_State *L, ldb *box, const assoc_model *m);
+
 static int m_insertmany(lua_State *L) {
   ldb *box;
   const assoc_model *m = lmodel_check(L, "insertMany", &box);
@@ -520,6 +526,7 @@ static int m_insertmany(lua_State *L) {
                       "%s:insertMany expects an array of values tables (got "
                       "%s)",
                       mn, luaL_typename(L, 2));
+  if (!lua_isnoneornil(L, 3)) return insert_plan(L, box, m);
   lua_settop(L, 2);
   lconv c;
   lconv_init(&c, L, box, m, "insertMany");
@@ -616,6 +623,623 @@ static int m_insertmany(lua_State *L) {
   return 1;
 }
 
+/* ---- bulk writes of the Lua face (Model:bulkCreate) ---------------------------- */
+
+/* m:build(list, mt, statekey, defaults) -> array of new instances, or nil.
+ *
+ * Builds what Model:bulkCreate writes from an array of values tables: for
+ * each plain table (no metatable) a new table with its non-null values,
+ * plus defaults[name] (a table name -> literal) for every name the row does
+ * not have, with metatable mt.  A row that already is an instance (metatable
+ * mt) without statekey, a new record, is kept as it is.  Anything else -- a
+ * list that is not an array 1..n, a row of another kind, a key that is not
+ * an attribute -- gives nil and nothing else, so the Lua face can take its
+ * general path (which raises the messages).  Never calls Lua code. */
+#define KEYCACHE 32 /* m_build: keys remembered by traversal position */
+
+static int m_build(lua_State *L) {
+  ldb *box;
+  const assoc_model *m = lmodel_check(L, "build", &box);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 5);
+  if (lua_getmetatable(L, 2)) { /* __len, __index: the general path */
+    lua_pushnil(L);
+    return 1;
+  }
+  int nattrs = assoc_model_nattrs(m);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 2);
+  /* the defaults, as (name, value) pairs from slot 6 on */
+  int nd = 0;
+  if (lua_type(L, 5) == LUA_TTABLE) {
+    lua_pushnil(L);
+    while (lua_next(L, 5)) { /* leaves key, value; the key again for next */
+      luaL_checkstack(L, 4, "too many defaults");
+      lua_pushvalue(L, -2);
+      nd++;
+    }
+  }
+  luaL_checkstack(L, 12, "too many defaults");
+  int dbase = 6;
+  const void *keys[KEYCACHE] = {NULL};
+  /* room for the snapshot key once saved, unless snapshots go to shared
+   * stores (instance.lua: the model's metatable has a layout) */
+  lua_getfield(L, 3, "layout");
+  int extra = lua_istable(L, -1) && n > 1 ? 0 : 1;
+  lua_pop(L, 1);
+  lua_createtable(L, (int)(n > 0x3fffffff ? 0 : n), 0);
+  int result = lua_gettop(L);
+  lua_Integer seen = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 2)) {
+    int src = lua_gettop(L), key = src - 1;
+    lua_Integer i;
+    if (!lua_isinteger(L, key) || (i = lua_tointeger(L, key)) < 1 || i > n ||
+        lua_type(L, src) != LUA_TTABLE) {
+      lua_pushnil(L);
+      return 1;
+    }
+    seen++;
+    if (lua_getmetatable(L, src)) {
+      /* an instance of this model that is still a new record: as it is */
+      int same = lua_rawequal(L, -1, 3);
+      lua_pop(L, 1);
+      if (!same || lua_isnil(L, 4)) {
+        lua_pushnil(L);
+        return 1;
+      }
+      lua_pushvalue(L, 4);
+      int saved = lua_rawget(L, src) != LUA_TNIL;
+      lua_pop(L, 1);
+      if (saved) {
+        lua_pushnil(L);
+        return 1;
+      }
+      lua_rawseti(L, result, i); /* pops src */
+      continue;
+    }
+    lua_createtable(L, 0, nattrs + extra);
+    int inst = src + 1;
+    int p = 0; /* position in src's traversal */
+    lua_pushnil(L);
+    while (lua_next(L, src)) {
+      /* rows made alike traverse alike: a key seen at this position in an
+       * earlier row of the list (alive, so its address is its own) is an
+       * attribute already checked */
+      const void *kp = lua_topointer(L, -2);
+      if (p >= KEYCACHE || kp == NULL || keys[p] != kp) {
+        size_t kl;
+        const char *k;
+        if (lua_type(L, -2) != LUA_TSTRING ||
+            assoc_model_attr_index(m, (k = lua_tolstring(L, -2, &kl))) < 0 ||
+            strlen(k) != kl) {
+          lua_pushnil(L);
+          return 1;
+        }
+        if (p < KEYCACHE) keys[p] = kp;
+      }
+      p++;
+      if (lua_type(L, -1) == LUA_TUSERDATA &&
+          lua_touserdata(L, -1) == box->null) {
+        lua_pop(L, 1);
+        continue;
+      }
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, inst);
+    }
+    for (int d = 0; d < nd; d++) {
+      lua_pushvalue(L, dbase + 2 * d);
+      if (lua_rawget(L, src) == LUA_TNIL) {
+        lua_pushvalue(L, dbase + 2 * d);
+        lua_pushvalue(L, dbase + 2 * d + 1);
+        lua_rawset(L, inst);
+      }
+      lua_pop(L, 1);
+    }
+    lua_pushvalue(L, 3);
+    lua_setmetatable(L, inst);
+    lua_rawseti(L, result, i); /* pops inst */
+    lua_pop(L, 1);             /* src */
+  }
+  if (seen != n) { /* a hole */
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_settop(L, result);
+  return 1;
+}
+
+/* Flags of a column of an insert plan (model.lua's write plan). */
+enum {
+  PLAN_FORCE = 1,   /* absent: written as NULL (the attribute has a default) */
+  PLAN_NOTNULL = 2, /* screen: NULL is a validation failure */
+  PLAN_SCREEN = 4   /* screen: the value's Lua type is checked */
+};
+
+/* Is s (n bytes) at least "DDDD-DD-DD" at its start? */
+static int ymd_prefix(const char *s, size_t n) {
+  static const char shape[] = "dddd-dd-dd";
+  if (n < 10) return 0;
+  for (int i = 0; i < 10; i++) {
+    if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != '-') return 0;
+  }
+  return 1;
+}
+
+static int finite_number(lua_State *L, int idx) {
+  return lua_isinteger(L, idx) || isfinite(lua_tonumber(L, idx));
+}
+
+/* Does the value at idx (Lua type t) surely pass the Lua face's type check
+ * for an attribute of type `type` (validate.lua's type_rules)?  0 means
+ * "maybe not": the Lua face then runs its own check. */
+static int screen_ok(lua_State *L, int idx, int t, assoc_type type) {
+  size_t n;
+  switch (type) {
+  case ASSOC_T_STRING:
+  case ASSOC_T_TEXT:
+  case ASSOC_T_UUID:
+  case ASSOC_T_DECIMAL:
+    return t == LUA_TSTRING || (t == LUA_TNUMBER && finite_number(L, idx));
+  case ASSOC_T_INTEGER:
+  case ASSOC_T_BIGINT: return t == LUA_TNUMBER && lua_isinteger(L, idx);
+  case ASSOC_T_FLOAT:
+  case ASSOC_T_DOUBLE: return t == LUA_TNUMBER && finite_number(L, idx);
+  case ASSOC_T_BOOLEAN: return t == LUA_TBOOLEAN;
+  case ASSOC_T_DATE:
+    if (t == LUA_TNUMBER) return finite_number(L, idx);
+    if (t != LUA_TSTRING) return 0;
+    {
+      const char *s = lua_tolstring(L, idx, &n);
+      return ymd_prefix(s, n);
+    }
+  case ASSOC_T_DATEONLY:
+    if (t != LUA_TSTRING) return 0;
+    {
+      const char *s = lua_tolstring(L, idx, &n);
+      return n == 10 && ymd_prefix(s, n);
+    }
+  case ASSOC_T_JSON:
+    return t == LUA_TTABLE || t == LUA_TSTRING || t == LUA_TBOOLEAN ||
+           (t == LUA_TNUMBER && finite_number(L, idx));
+  case ASSOC_T_BLOB: return t == LUA_TSTRING;
+  default: return 0;
+  }
+}
+
+/* May converting a value of type `type` raise although screen_ok passed?
+ * (dates out of range, JSON that cannot be encoded) */
+static int may_raise(assoc_type type) {
+  return type == ASSOC_T_DATE || type == ASSOC_T_DATEONLY ||
+         type == ASSOC_T_JSON;
+}
+
+/* Cell states of insert_plan's rows. */
+enum { CELL_SET = 0, CELL_ABSENT = 1, CELL_LATER = 2 };
+
+/* m:insertMany(insts, plan, mode, pk, setpk) -> ids | false: the plan
+ * form, for the Lua face.  insts is an array of instance tables, read raw; plan is
+ * { name, ..., flags = { ... } }: the attributes to write and their PLAN_*
+ * flags.  A row writes its non-nil values of those names (a NULL where
+ * PLAN_FORCE); every row then gets the union of the columns written, NULL
+ * where it has none, so that all go through one statement, in order.
+ *
+ * mode "insert" converts and writes.  "screen" first checks every row
+ * (PLAN_NOTNULL, PLAN_SCREEN) and returns false, having written nothing and
+ * raised nothing, when one may fail the Lua face's validation (the face
+ * then validates in Lua); values whose conversion could raise are only
+ * converted once every row passed.  "check" only checks: true or false.
+ * pk (may be nil) names the rowid primary key: ids[i] is the rowid of row i
+ * when its pk is nil (only then: rows that all have their pk go through
+ * multi-row statements, which give no rowids), and with setpk the row gets
+ * it there.  Conversion and database errors raise as in m:insertMany. */
+/* The columns of a write plan (model.lua's Model:_write_plan insert plan) at
+ * stack slot `plan`: { name, ..., flags = { PLAN_* ... } }. */
+typedef struct wplan {
+  int ncols;
+  int names;                   /* stack slot of the first name */
+  const int *cattr;            /* attribute index per column */
+  const unsigned char *cflag;  /* PLAN_* per column */
+  const assoc_attr *const *attr;
+} wplan;
+
+/* A plan compiled for its model, kept in the plan table (key "_c"): the
+ * Lua face makes a plan once per model and drops it when the attributes
+ * change; model, count and the attribute array are checked all the same. */
+typedef struct wcompiled {
+  const assoc_model *m;
+  int nattrs, ncols;
+  const assoc_attr *attrs0;    /* assoc_model_attr(m, 0) when compiled */
+  int *cattr, *src;            /* per column: attribute, index in the plan */
+  unsigned char *cflag;
+  const assoc_attr **attr;
+} wcompiled;
+
+/* Compiles the plan at slot `plan` for c->m; pushes the userdata. */
+static wcompiled *plan_compile(lconv *c, int plan) {
+  lua_State *L = c->L;
+  const assoc_model *m = c->m;
+  const char *mn = assoc_model_name(m);
+  int na = assoc_model_nattrs(m);
+  int ncols = (int)lua_rawlen(L, plan);
+  if (ncols > na) {
+    lerr_raise(L, c->box, ASSOC_MISUSE, "%s:%s: bad plan", mn, c->what);
+    return NULL;
+  }
+  size_t n1 = (size_t)ncols + 1;
+  size_t size = sizeof(wcompiled) + n1 * sizeof(const assoc_attr *) +
+                2 * n1 * sizeof(int) + n1;
+  wcompiled *w = lua_newuserdatauv(L, size, 0);
+  int ud = lua_gettop(L);
+  w->m = m;
+  w->nattrs = na;
+  w->ncols = ncols;
+  w->attrs0 = na > 0 ? assoc_model_attr(m, 0) : NULL;
+  w->attr = (const assoc_attr **)(w + 1);
+  w->cattr = (int *)(w->attr + n1);
+  w->src = w->cattr + n1;
+  w->cflag = (unsigned char *)(w->src + n1);
+  int *slot = lconv_alloc(c, ((size_t)na + 1) * sizeof(int));
+  for (int a = 0; a < na; a++) slot[a] = -1;
+  for (int j = 0; j < ncols; j++) {
+    size_t kl;
+    const char *k;
+    int a = -1;
+    if (lua_rawgeti(L, plan, j + 1) != LUA_TSTRING ||
+        (a = assoc_model_attr_index(m, (k = lua_tolstring(L, -1, &kl)))) < 0 ||
+        strlen(k) != kl || slot[a] >= 0) {
+      lerr_raise(L, c->box, ASSOC_MISUSE, "%s:%s: bad plan", mn, c->what);
+      return NULL;
+    }
+    slot[a] = j;
+    lua_pop(L, 1);
+  }
+  lua_getfield(L, plan, "flags");
+  int j = 0;
+  for (int a = 0; a < na; a++) {
+    if (slot[a] < 0) continue;
+    w->cattr[j] = a;
+    w->src[j] = slot[a];
+    w->attr[j] = assoc_model_attr(m, a);
+    w->cflag[j] = 0;
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      lua_rawgeti(L, -1, slot[a] + 1);
+      w->cflag[j] = (unsigned char)lua_tointeger(L, -1);
+      lua_pop(L, 1);
+    }
+    j++;
+  }
+  lua_settop(L, ud);
+  return w;
+}
+
+/* Reads the plan at slot `plan` into w (compiling it on first use), pushing
+ * its names in attribute order (the order the values form writes, so the
+ * SQL is the same) from w->names on.  Raises AssocError on a bad plan. */
+static void plan_open(lconv *c, int plan, wplan *w) {
+  lua_State *L = c->L;
+  const assoc_model *m = c->m;
+  int na = assoc_model_nattrs(m);
+  wcompiled *cw = NULL;
+  if (lua_getfield(L, plan, "_c") == LUA_TUSERDATA) {
+    cw = lua_touserdata(L, -1);
+    if (cw->m != m || cw->nattrs != na ||
+        cw->attrs0 != (na > 0 ? assoc_model_attr(m, 0) : NULL))
+      cw = NULL;
+  }
+  lua_pop(L, 1);
+  if (!cw) {
+    cw = plan_compile(c, plan);
+    lua_setfield(L, plan, "_c"); /* the plan keeps it alive */
+  }
+  luaL_checkstack(L, cw->ncols + 20, "too many columns");
+  w->ncols = cw->ncols;
+  w->cattr = cw->cattr;
+  w->cflag = cw->cflag;
+  w->attr = cw->attr;
+  w->names = lua_gettop(L) + 1;
+  for (int j = 0; j < cw->ncols; j++) lua_rawgeti(L, plan, cw->src[j] + 1);
+}
+
+/* m:insert(inst, plan [, mode]) -> rowid | boolean: the plan form of
+ * m:insert, for the Lua face's create and save: the row is an instance read
+ * raw by the plan's names (a NULL for an absent PLAN_FORCE one), as
+ * insertMany's plan form reads each row.  mode as there: "screen" returns
+ * false, having written nothing, when the row may fail the Lua face's
+ * validation; "check" only checks (true or false). */
+static int insert_one_plan(lua_State *L, ldb *box, const assoc_model *m) {
+  luaL_checktype(L, 3, LUA_TTABLE);
+  const char *mode = luaL_optstring(L, 4, "insert");
+  int screen = strcmp(mode, "insert") != 0;
+  int checkonly = strcmp(mode, "check") == 0;
+  lua_settop(L, 3);
+  lconv c;
+  lconv_init(&c, L, box, m, "insert");
+  wplan w;
+  plan_open(&c, 3, &w);
+  int top = lua_gettop(L);
+  for (int j = 0; screen && j < w.ncols; j++) {
+    unsigned char f = w.cflag[j];
+    if (!(f & (PLAN_NOTNULL | PLAN_SCREEN))) continue;
+    lua_pushvalue(L, w.names + j);
+    int t = lua_rawget(L, 2);
+    int ok = (t == LUA_TNIL || (t == LUA_TUSERDATA && lv_isnull(&c, top + 1)))
+                 ? !(f & PLAN_NOTNULL)
+                 : !(f & PLAN_SCREEN) || screen_ok(L, top + 1, t, w.attr[j]->type);
+    lua_settop(L, top);
+    if (!ok) {
+      lua_pushboolean(L, 0);
+      return 1;
+    }
+  }
+  if (checkonly) {
+    lua_pushboolean(L, 1);
+    return 1;
+  }
+  int attrs_s[32];
+  assoc_value vals_s[32];
+  int *attrs = attrs_s;
+  assoc_value *vals = vals_s;
+  if (w.ncols > 32) {
+    attrs = lconv_alloc(&c, ((size_t)w.ncols + 1) * sizeof(int));
+    vals = lconv_alloc(&c, ((size_t)w.ncols + 1) * sizeof(assoc_value));
+  }
+  int n = 0;
+  for (int j = 0; j < w.ncols; j++) {
+    lua_pushvalue(L, w.names + j);
+    int t = lua_rawget(L, 2);
+    if (t == LUA_TNIL) {
+      if (w.cflag[j] & PLAN_FORCE) {
+        attrs[n] = w.cattr[j];
+        vals[n++].type = ASSOC_V_NULL;
+      }
+    } else {
+      attrs[n] = w.cattr[j];
+      lv_typed(&c, top + 1, w.cattr[j], &vals[n++]);
+    }
+    lua_settop(L, top);
+  }
+  int64_t rowid = 0;
+  if (assoc_insert(box->db, m, attrs, vals, n, &rowid) != ASSOC_OK)
+    return lerr_raise_core(L, box, 2);
+  ldb_flush(L, box);
+  lua_pushinteger(L, (lua_Integer)rowid);
+  return 1;
+}
+
+static int insert_plan(lua_State *L, ldb *box, const assoc_model *m) {
+  const char *mn = assoc_model_name(m);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  const char *mode = luaL_optstring(L, 4, "insert");
+  int screen = strcmp(mode, "insert") != 0;
+  int checkonly = strcmp(mode, "check") == 0;
+  lua_settop(L, 6);
+  int haspk = lua_type(L, 5) == LUA_TSTRING;
+  int setpk = haspk && lua_toboolean(L, 6);
+  lua_settop(L, 5);
+  size_t nrows = lua_rawlen(L, 2);
+  lconv c;
+  lconv_init(&c, L, box, m, "insertMany"); /* slot 6 */
+  wplan w;
+  plan_open(&c, 3, &w);
+  int ncols = w.ncols, names = w.names;
+  const int *cattr = w.cattr;
+  const unsigned char *cflag = w.cflag;
+  const assoc_attr *const *attr = w.attr;
+  unsigned char *used = lconv_alloc(&c, (size_t)ncols + 1);
+  memset(used, 0, (size_t)ncols + 1);
+  if (nrows > 0x7fffffff / ((size_t)ncols + 1) ||
+      nrows > ((size_t)1 << 40) / (((size_t)ncols + 1) * sizeof(assoc_value)))
+    return lerr_raise(L, box, ASSOC_MISUSE, "%s:insertMany: too many rows",
+                      mn);
+  lua_pushnil(L); /* the result, once known */
+  int result = lua_gettop(L);
+  if (nrows == 0) {
+    if (checkonly)
+      lua_pushboolean(L, 1);
+    else
+      lua_newtable(L);
+    return 1;
+  }
+  size_t ncells = nrows * (size_t)ncols;
+  assoc_value *all = lconv_alloc(&c, (ncells + 1) * sizeof(assoc_value));
+  unsigned char *cell = lconv_alloc(&c, ncells + 1);
+  int64_t *ids = lconv_alloc(&c, nrows * sizeof(int64_t));
+  int failed = 0, later = 0, needids = 0, pkcol = -1;
+  for (int j = 0; haspk && j < ncols; j++)
+    if (lua_rawequal(L, names + j, 5)) pkcol = j;
+
+  /* 1. read every row: checked (screen, check), converted (but in check
+   * mode), or left for later (screen, a conversion that may raise) */
+  for (size_t i = 0; i < nrows && !failed; i++) {
+    if (lua_rawgeti(L, 2, (lua_Integer)i + 1) != LUA_TTABLE)
+      return lerr_raise(L, box, ASSOC_MISUSE,
+                        "%s:insertMany: row #%d is not a table (got %s)", mn,
+                        (int)i + 1, luaL_typename(L, -1));
+    int row = lua_gettop(L), v = row + 1;
+    assoc_value *out = all + i * (size_t)ncols;
+    unsigned char *st = cell + i * (size_t)ncols;
+    for (int j = 0; j < ncols; j++) {
+      unsigned char f = cflag[j];
+      lua_pushvalue(L, names + j);
+      int t = lua_rawget(L, row);
+      st[j] = CELL_SET;
+      if (t == LUA_TNIL || (t == LUA_TUSERDATA && lv_isnull(&c, v))) {
+        if (screen && (f & PLAN_NOTNULL)) failed = 1;
+        out[j].type = ASSOC_V_NULL;
+        if (t == LUA_TNIL && !(f & PLAN_FORCE))
+          st[j] = CELL_ABSENT;
+        else
+          used[j] = 1;
+      } else if (screen && (f & PLAN_SCREEN) &&
+                 !screen_ok(L, v, t, attr[j]->type)) {
+        failed = 1;
+      } else if (!checkonly) {
+        used[j] = 1;
+        if (screen && (!(f & PLAN_SCREEN) || may_raise(attr[j]->type))) {
+          st[j] = CELL_LATER;
+          out[j].type = ASSOC_V_NULL;
+          later = 1;
+        } else if (t == LUA_TSTRING && (attr[j]->type == ASSOC_T_STRING ||
+                                        attr[j]->type == ASSOC_T_TEXT)) {
+          /* what lv_typed makes of these two, inline (keep in step) */
+          out[j].type = ASSOC_V_TEXT;
+          out[j].u.s.p = lua_tolstring(L, v, &out[j].u.s.n);
+        } else if (t == LUA_TNUMBER && lua_isinteger(L, v) &&
+                   (attr[j]->type == ASSOC_T_INTEGER ||
+                    attr[j]->type == ASSOC_T_BIGINT)) {
+          out[j].type = ASSOC_V_INT;
+          out[j].u.i = (int64_t)lua_tointeger(L, v);
+        } else {
+          lv_typed(&c, v, cattr[j], &out[j]);
+        }
+      }
+      if (j == pkcol && t == LUA_TNIL) needids = 1;
+      lua_settop(L, row);
+    }
+    if (haspk && pkcol < 0 && !needids) {
+      lua_pushvalue(L, 5);
+      if (lua_rawget(L, row) == LUA_TNIL) needids = 1;
+    }
+    lua_settop(L, row - 1);
+  }
+  if (failed || checkonly) {
+    lua_pushboolean(L, !failed);
+    return 1;
+  }
+  for (size_t x = 0; later && x < ncells; x++) {
+    if (cell[x] != CELL_LATER) continue;
+    size_t i = x / (size_t)ncols;
+    int j = (int)(x % (size_t)ncols);
+    lua_rawgeti(L, 2, (lua_Integer)i + 1);
+    lua_pushvalue(L, names + j);
+    lua_rawget(L, -2);
+    lv_typed(&c, lua_gettop(L), cattr[j], &all[x]);
+    lua_settop(L, result);
+  }
+
+  /* 2. the union of the columns; rows packed to it */
+  int *attrs = lconv_alloc(&c, ((size_t)ncols + 1) * sizeof(int));
+  int k = 0;
+  for (int j = 0; j < ncols; j++)
+    if (used[j]) attrs[k++] = cattr[j];
+  if (k < ncols) {
+    assoc_value *dst = all;
+    for (size_t i = 0; i < nrows; i++) {
+      const assoc_value *src = all + i * (size_t)ncols;
+      for (int j = 0; j < ncols; j++)
+        if (used[j]) *dst++ = src[j];
+    }
+  }
+
+  /* 3. the write: no Lua call from here to its end */
+  if (assoc_insert_many(box->db, m, attrs, k, all, (int)nrows,
+                        needids ? ids : NULL) != ASSOC_OK) {
+    lerr_snapshot(box);
+    if (nrows == 1) lua_rawgeti(L, 2, 1); /* the failing row: its values */
+    return lerr_raise_snap(L, box, nrows == 1 ? -1 : 0);
+  }
+  ldb_flush(L, box);
+  lua_settop(L, result);
+  lua_createtable(L, needids ? (int)nrows : 0, 0);
+  lua_replace(L, result);
+  for (size_t i = 0; needids && i < nrows; i++) {
+    lua_pushinteger(L, (lua_Integer)ids[i]);
+    lua_rawseti(L, result, (lua_Integer)i + 1);
+  }
+  if (setpk && needids) {
+    for (size_t i = 0; i < nrows; i++) {
+      lua_rawgeti(L, 2, (lua_Integer)i + 1);
+      lua_pushvalue(L, 5);
+      if (lua_rawget(L, -2) == LUA_TNIL) {
+        lua_pushvalue(L, 5);
+        lua_pushinteger(L, (lua_Integer)ids[i]);
+        lua_rawset(L, -4);
+      }
+      lua_settop(L, result);
+    }
+  }
+  return 1;
+}
+
+/* m:snapshot(insts, mt, statekey, names, copy): records every instance of
+ * insts (an array, or one instance: a table with metatable mt) as saved, its snapshot holding its values of `names` (the model's
+ * attribute names, in attribute order; NULL as nil), a table value through
+ * copy(v) (util.deep_copy).  The bulk form of instance.lua's snapshot
+ * helpers, which own the representation: with a layout in mt, rows share
+ * snapshot stores (lsnap, lassoc.h); else (or for a lone row) each gets a
+ * table by name. */
+static int m_snapshot(lua_State *L) {
+  ldb *box;
+  const assoc_model *m = lmodel_check(L, "snapshot", &box);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_checkany(L, 4);
+  luaL_checktype(L, 5, LUA_TTABLE);
+  lua_settop(L, 6);
+  int n = (int)lua_rawlen(L, 5);
+  if (n != assoc_model_nattrs(m))
+    return luaL_error(L, "snapshot: names are not the attributes of %s",
+                      assoc_model_name(m));
+  luaL_checkstack(L, n + 20, "too many attributes");
+  int names = lua_gettop(L) + 1;
+  for (int j = 0; j < n; j++) /* the caller's contract: in attribute order */
+    if (lua_rawgeti(L, 5, j + 1) != LUA_TSTRING)
+      return luaL_error(L, "snapshot: names are not the attributes of %s",
+                        assoc_model_name(m));
+  int single = 0; /* insts is one instance (metatable mt) */
+  if (lua_getmetatable(L, 2)) {
+    single = lua_rawequal(L, -1, 3);
+    lua_pop(L, 1);
+  }
+  lua_Integer nrows = single ? 1 : (lua_Integer)lua_rawlen(L, 2);
+  lsnap ss;
+  /* a lone row gets a table by name: cheaper than a store of its own */
+  int shared = lsnap_init(L, &ss, nrows > 1 ? 3 : 0, 4, n, (int64_t)nrows);
+  for (lua_Integer i = 1; i <= nrows; i++) {
+    if (single)
+      lua_pushvalue(L, 2);
+    else if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
+      return luaL_error(L, "snapshot: row #%d is not a table", (int)i);
+    int inst = lua_gettop(L), snap = 0;
+    if (shared) {
+      lsnap_row(L, &ss, inst);
+    } else {
+      lua_createtable(L, 0, n);
+      snap = inst + 1;
+    }
+    for (int j = 0; j < n; j++) {
+      lua_pushvalue(L, names + j);
+      int t = lua_rawget(L, inst);
+      if (t == LUA_TNIL ||
+          (t == LUA_TUSERDATA && lua_touserdata(L, -1) == box->null)) {
+        lua_pop(L, 1);
+        continue;
+      }
+      if (t == LUA_TTABLE) {
+        lua_pushvalue(L, 6);
+        lua_insert(L, -2);
+        lua_call(L, 1, 1);
+      }
+      if (shared) {
+        lsnap_put(L, &ss, j);
+      } else {
+        lua_pushvalue(L, names + j);
+        lua_insert(L, -2);
+        lua_rawset(L, snap);
+      }
+    }
+    if (!shared) {
+      lua_pushvalue(L, 4);
+      lua_insert(L, -2);
+      lua_rawset(L, inst);
+    }
+    lua_settop(L, inst - 1);
+  }
+  return 0;
+}
+
 static int m_update(lua_State *L) {
   ldb *box;
   const assoc_model *m = lmodel_check(L, "update", &box);
@@ -683,7 +1307,8 @@ static const luaL_Reg model_methods[] = {
     {"special", m_special}, {"find", m_find},
     {"count", m_count},     {"insert", m_insert},
     {"insertMany", m_insertmany}, {"update", m_update},
-    {"delete", m_delete},   {NULL, NULL}};
+    {"delete", m_delete},   {"build", m_build},
+    {"snapshot", m_snapshot}, {NULL, NULL}};
 
 void lmodel_open(lua_State *L) {
   if (luaL_newmetatable(L, LASSOC_MODEL)) {

@@ -669,17 +669,29 @@ typedef struct bctx {
   assoc_rows *rows;
   int rc;
   void *jb; /* JSON scratch box (lv_newjbox) */
+  int paused; /* lrows_pause stopped the collector */
 } bctx;
 
-/* Sets field name (at names+col) of tbl (and of snap) from column col. */
-static void put_col(lua_State *L, bctx *x, int tbl, int snap, int name,
-                    const assoc_value *v, int dec) {
+/* Sets field name (at names+col) of tbl (and of its snapshot: the shared
+ * store ss when on, else the table snap, 0: none) from column col. */
+static void put_col(lua_State *L, bctx *x, int tbl, int snap, lsnap *ss,
+                    int attr, int name, const assoc_value *v, int dec) {
   lua_pushvalue(L, name);
   if (!lv_pushdecoded(L, v, dec, x->jb)) {
     lua_pop(L, 1);
     return;
   }
-  if (snap) {
+  if (ss->on) {
+    if (attr < 0) {
+      lua_rawset(L, tbl);
+      return;
+    }
+    if (lua_type(L, -1) == LUA_TTABLE)
+      lv_pushdecoded(L, v, dec, x->jb); /* a separate copy of a JSON value */
+    else
+      lua_pushvalue(L, -1);
+    lsnap_put(L, ss, attr);
+  } else if (snap) {
     lua_pushvalue(L, -2);
     if (lua_type(L, -2) == LUA_TTABLE)
       lv_pushdecoded(L, v, dec, x->jb); /* a separate copy of a JSON value */
@@ -699,40 +711,68 @@ static int btm_build(lua_State *L) {
   assoc_rows *rows = x->rows;
   int ncols = assoc_rows_ncols(rows), nj = 0;
   if (ncols < 0) ncols = 0;
-  luaL_checkstack(L, ncols + 24, "too many columns");
+  luaL_checkstack(L, ncols + 32, "too many columns");
   static const assoc_attr plain = {"?", NULL, ASSOC_T_INTEGER, 0, 0,
                                    {ASSOC_V_NULL, {0}}};
-  unsigned char *dec = lua_newuserdatauv(L, (size_t)ncols * 2 + 1, 0);
-  unsigned char *node = dec + ncols;
-  lua_newtable(L);
+  static const assoc_attr json_attr = {"?", NULL, ASSOC_T_JSON, 0, 0,
+                                       {ASSOC_V_NULL, {0}}};
+  int abuf[32];
+  unsigned char cbuf[64];
+  int *attrs = abuf;
+  unsigned char *dec = cbuf, *node = cbuf + 32;
+  if (ncols >= 32) { /* else the C stack has room (no garbage) */
+    attrs = lua_newuserdatauv(L, ((size_t)ncols + 1) * (sizeof(int) + 2), 0);
+    dec = (unsigned char *)(attrs + ncols + 1);
+    node = dec + ncols + 1;
+  }
+  for (int col = 0; col < ncols; col++) {
+    node[col] = (unsigned char)assoc_rows_node(rows, col);
+    nj += node[col];
+  }
+  int64_t expect = assoc_rows_expect(rows); /* as in lrows_collect */
+  if (expect > 128) expect = 128;
+  lsnap ss, js;
+  lsnap_init(L, &ss, mt, sk, assoc_model_nattrs(x->T), expect);
+  lsnap_init(L, &js, (nj && key) ? jmt : 0, jsk,
+             x->J ? assoc_model_nattrs(x->J) : 0, expect);
+  lua_createtable(L, expect > 0 ? (int)expect : 0, 0);
   int result = lua_gettop(L);
   int names = result + 1;
   for (int col = 0; col < ncols; col++) {
     int attr = assoc_rows_attr(rows, col);
-    node[col] = (unsigned char)assoc_rows_node(rows, col);
     const assoc_attr *a =
         assoc_model_attr(node[col] ? x->J : x->T, attr);
-    nj += node[col];
+    attrs[col] = attr;
     lua_pushstring(L, a ? a->name : "?");
     dec[col] = (unsigned char)(a ? lv_decclass(a) : lv_decclass(&plain));
   }
-  x->jb = lv_newjbox(L); /* stays on the stack until we return */
+  x->jb = NULL;
+  for (int col = 0; col < ncols; col++) {
+    if (dec[col] == lv_decclass(&json_attr)) {
+      x->jb = lv_newjbox(L); /* stays on the stack until we return */
+      break;
+    }
+  }
   int base = lua_gettop(L);
   lua_Integer n = 0;
   int rc;
   while ((rc = assoc_rows_next(rows)) == ASSOC_ROW) {
     lua_settop(L, base);
-    lua_createtable(L, 0, ncols - nj + 1);
+    lua_createtable(L, 0, ncols - nj + 1 + ((sk && !ss.on) ? 1 : 0));
     int row = base + 1;
     int snap = 0, jrow = 0, jsnap = 0;
-    if (sk) {
+    if (ss.on) {
+      lsnap_row(L, &ss, row);
+    } else if (sk) {
       lua_createtable(L, 0, ncols - nj);
       snap = lua_gettop(L);
     }
     if (nj && key) {
-      lua_createtable(L, 0, nj);
+      lua_createtable(L, 0, nj + ((jsk && !js.on) ? 1 : 0));
       jrow = lua_gettop(L);
-      if (jsk) {
+      if (js.on) {
+        lsnap_row(L, &js, jrow);
+      } else if (jsk) {
         lua_createtable(L, 0, nj);
         jsnap = lua_gettop(L);
       }
@@ -743,9 +783,10 @@ static int btm_build(lua_State *L) {
       assoc_rows_value(rows, col, &v);
       if (v.type == ASSOC_V_NULL) continue;
       if (node[col])
-        put_col(L, x, jrow, jsnap, names + col, &v, dec[col]);
+        put_col(L, x, jrow, jsnap, &js, attrs[col], names + col, &v,
+                dec[col]);
       else
-        put_col(L, x, row, snap, names + col, &v, dec[col]);
+        put_col(L, x, row, snap, &ss, attrs[col], names + col, &v, dec[col]);
     }
     if (snap) {
       lua_pushvalue(L, sk);
@@ -758,7 +799,7 @@ static int btm_build(lua_State *L) {
         lua_pushvalue(L, jsnap);
         lua_rawset(L, jrow);
       }
-      if (jmt) {
+      if (jmt && !js.on) {
         lua_pushvalue(L, jmt);
         lua_setmetatable(L, jrow);
       }
@@ -766,12 +807,13 @@ static int btm_build(lua_State *L) {
       lua_pushvalue(L, jrow);
       lua_rawset(L, row);
     }
-    if (mt) {
+    if (mt && !ss.on) {
       lua_pushvalue(L, mt);
       lua_setmetatable(L, row);
     }
     lua_pushvalue(L, row);
     lua_rawseti(L, result, ++n);
+    if (n == LROWS_PAUSE_AT) x->paused = lrows_pause(L);
   }
   x->rc = rc;
   if (rc != ASSOC_DONE) lerr_snapshot(x->box);
@@ -784,7 +826,7 @@ static void collect_btm(lua_State *L, ldb *box, const assoc_assoc *a,
                         assoc_rows *rows, int mt, int sk, int jmt, int jsk,
                         int key) {
   bctx x = {box, assoc_assoc_target(a), assoc_assoc_through(a), rows,
-            ASSOC_DONE, NULL};
+            ASSOC_DONE, NULL, 0};
   if (!lua_checkstack(L, 8)) {
     assoc_rows_close(rows);
     lerr_raise(L, box, ASSOC_NOMEM, "not enough memory");
@@ -797,6 +839,7 @@ static void collect_btm(lua_State *L, ldb *box, const assoc_assoc *a,
     else lua_pushnil(L);
   }
   int st = lua_pcall(L, 6, 1, 0);
+  if (x.paused) lua_gc(L, LUA_GCRESTART);
   assoc_rows_close(rows);
   if (st != LUA_OK) {
     ldb_flush(L, box);
@@ -982,7 +1025,7 @@ static int count_body(lua_State *L) {
     c.m = assoc_assoc_target(a);
   }
   int64_t n = 0;
-  if (assoc_rel_count_v2(box->db, a, &src, &req, &treq, &n) != ASSOC_OK)
+  if (assoc_rel_count_fast(box->db, a, &src, &req, &treq, &n) != ASSOC_OK)
     return lerr_raise_core(L, box, 0);
   ldb_flush(L, box);
   lua_pushinteger(L, (lua_Integer)n);
@@ -1001,10 +1044,14 @@ static int has_body(lua_State *L) {
   lconv_init(&c, L, box, assoc_assoc_target(a), "has");
   assoc_value src, *targets;
   conv_src(&c, a, 2, &src);
+  /* one target given as itself (not in a list): the singular form */
+  int single = !lua_isnoneornil(L, 3) && lua_type(L, 3) != LUA_TTABLE;
   int n = conv_targets(&c, a, 3, &targets);
   ph->rename = 0;
   int all = 0;
-  if (assoc_rel_has(box->db, a, &src, targets, n, &all) != ASSOC_OK) {
+  int rc = single ? assoc_rel_has_one(box->db, a, &src, targets, &all)
+                  : assoc_rel_has(box->db, a, &src, targets, n, &all);
+  if (rc != ASSOC_OK) {
     lerr_snapshot(box);
     if (box->err.code == ASSOC_MISUSE) ph->rename = 1;
     return lerr_raise_snap(L, box, 0);
@@ -1031,6 +1078,8 @@ static int write_body(lua_State *L, int op) {
   assoc_value *tvals = NULL;
   unsigned char *tkeep = NULL;
   conv_src(&c, a, 2, &src);
+  /* one target given as itself (not in a list): the singular forms */
+  int single = !lua_isnoneornil(L, 3) && lua_type(L, 3) != LUA_TTABLE;
   if (op == W_SETONE) {
     if (lua_isnoneornil(L, 3) || lv_isnull(&c, 3))
       one.type = ASSOC_V_NULL;
@@ -1046,10 +1095,15 @@ static int write_body(lua_State *L, int op) {
   int rc;
   switch (op) {
   case W_ADD:
-    rc = assoc_rel_add_v2(box->db, a, &src, targets, n, tattrs, nt, tvals,
-                          tkeep);
+    rc = single ? assoc_rel_add_one(box->db, a, &src, targets, tattrs, nt,
+                                    tvals, tkeep)
+                : assoc_rel_add_v2(box->db, a, &src, targets, n, tattrs, nt,
+                                   tvals, tkeep);
     break;
-  case W_REMOVE: rc = assoc_rel_remove(box->db, a, &src, targets, n); break;
+  case W_REMOVE:
+    rc = single ? assoc_rel_remove_one(box->db, a, &src, targets)
+                : assoc_rel_remove(box->db, a, &src, targets, n);
+    break;
   case W_SET:
     rc = assoc_rel_set_v2(box->db, a, &src, targets, n, tattrs, nt, tvals,
                           tkeep);

@@ -2,8 +2,9 @@
  * lvalue.c -- values between Lua and the core: conversion by attribute
  * type, JSON (libcjson), and rows -> Lua tables.
  *
- * Conversion state (lconv) keeps every piece of scratch memory in Lua
- * userdata (a bump arena of GC-owned chunks) and every string it makes
+ * Conversion state (lconv) keeps its scratch memory in a small buffer of
+ * its own (in the C frame that owns it) and then in Lua userdata (a bump
+ * arena of GC-owned chunks), and every string it makes
  * (numbers as text, dates, JSON) in an anchor table on the stack, so a Lua
  * error at any point leaks nothing and borrowed text stays valid while the
  * core uses it.
@@ -37,8 +38,8 @@ void lconv_init(lconv *c, lua_State *L, ldb *box, const assoc_model *m,
   c->m = m;
   c->what = what;
   c->nanchor = 0;
-  c->cur = NULL;
-  c->left = 0;
+  c->cur = c->inl;
+  c->left = sizeof c->inl;
   lua_pushnil(L);
   c->anchor = lua_gettop(L);
 }
@@ -126,9 +127,26 @@ static int fmt_iso_ms(int64_t ms, char out[32]) {
   unsigned mo, d;
   civil_from_days(days, &y, &mo, &d);
   if (y < 0 || y > 9999) return 0;
-  snprintf(out, 32, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, mo, d,
-           (int)(rem / 3600000), (int)(rem / 60000 % 60),
-           (int)(rem / 1000 % 60), (int)(rem % 1000));
+  /* digit by digit: every DATE value written goes through here, and
+   * snprintf costs twenty times as much */
+  struct {
+    int64_t v;
+    int at, width;
+  } f[] = {{y, 0, 4},
+           {mo, 5, 2},
+           {d, 8, 2},
+           {rem / 3600000, 11, 2},
+           {rem / 60000 % 60, 14, 2},
+           {rem / 1000 % 60, 17, 2},
+           {rem % 1000, 20, 3}};
+  memcpy(out, "0000-00-00T00:00:00.000Z", 25);
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    int64_t v = f[i].v;
+    for (int k = f[i].width - 1; k >= 0; k--) {
+      out[f[i].at + k] = (char)('0' + v % 10);
+      v /= 10;
+    }
+  }
   return 1;
 }
 
@@ -824,11 +842,15 @@ int lcore_json_decode(lua_State *L) {
 
 enum { DEC_NATURAL, DEC_BOOL, DEC_JSON, DEC_FLOAT, DEC_TEXT };
 
+/* Column counts up to this keep their per-column scratch on the C stack. */
+#define LROWS_SMALL 32
+
 typedef struct rowctx {
   ldb *box;
   const assoc_model *m;
   assoc_rows *rows;
   int rc;
+  int paused; /* the collector was stopped (lrows_pause) */
 } rowctx;
 
 /* Pushes column col of the current row decoded by dec; returns 0 (pushing
@@ -890,6 +912,115 @@ int lv_pushdecoded(lua_State *L, const assoc_value *v, int dec, void *jb) {
 
 void *lv_newjbox(lua_State *L) { return jbox_new(L); }
 
+/* ---- shared snapshot stores (lassoc.h) ------------------------------------ */
+
+int lsnap_init(lua_State *L, lsnap *s, int mt, int statekey, int nattrs,
+               int64_t expect) {
+  memset(s, 0, sizeof *s);
+  luaL_checkstack(L, 8, "snapshot");
+  if (mt && statekey && nattrs > 0 &&
+      lua_getfield(L, mt, "layout") == LUA_TTABLE)
+    s->on = 1;
+  s->layout = lua_gettop(L);
+  lua_pushnil(L);
+  s->chunk = lua_gettop(L);
+  s->statekey = statekey;
+  s->stride = nattrs + 1;
+  if (s->on) { /* mt's fields, but layout, on the stack as key, value */
+    luaL_checkstack(L, 2 * LSNAP_MAXFIELDS + 4, "snapshot");
+    s->fields = lua_gettop(L) + 1;
+    if (lua_rawgeti(L, s->layout, -1) == LUA_TTABLE) {
+      /* listed by an earlier call (layout[-1] = { k1, v1, k2, v2, ... }) */
+      int t = lua_gettop(L);
+      int n = (int)lua_rawlen(L, t);
+      for (int i = 1; i <= n && i <= 2 * LSNAP_MAXFIELDS; i++)
+        lua_rawgeti(L, t, i);
+      lua_remove(L, t);
+      s->nfields = n / 2;
+    } else {
+      lua_pop(L, 1);
+      lua_pushnil(L);
+      while (lua_next(L, mt)) {
+        if ((lua_type(L, -2) == LUA_TSTRING &&
+             strcmp(lua_tostring(L, -2), "layout") == 0) ||
+            s->nfields == LSNAP_MAXFIELDS) {
+          if (s->nfields == LSNAP_MAXFIELDS) s->on = 0; /* not a model's */
+          lua_pop(L, 1);
+          continue;
+        }
+        lua_pushvalue(L, -2); /* the key again, for lua_next */
+        s->nfields++;
+      }
+      if (s->on) { /* remember them in the layout (mt's fields are fixed) */
+        lua_createtable(L, 2 * s->nfields, 0);
+        for (int i = 0; i < 2 * s->nfields; i++) {
+          lua_pushvalue(L, s->fields + i);
+          lua_rawseti(L, -2, i + 1);
+        }
+        lua_rawseti(L, s->layout, -1);
+      }
+    }
+  }
+  s->grow = 16;
+  s->left = expect > 0 ? (lua_Integer)expect : -1;
+  return s->on;
+}
+
+void lsnap_row(lua_State *L, lsnap *s, int row) {
+  if (s->used == s->cap) {
+    lua_Integer cap;
+    if (s->left > 0) {
+      cap = s->left < LSNAP_CHUNK ? s->left : LSNAP_CHUNK;
+    } else {
+      cap = s->grow;
+      if (s->grow < LSNAP_CHUNK) s->grow *= 2;
+    }
+    lua_createtable(L, (int)(cap * s->stride), s->nfields + 2);
+    for (int i = 0; i < s->nfields; i++) { /* the metatable's fields */
+      lua_pushvalue(L, s->fields + 2 * i);
+      lua_pushvalue(L, s->fields + 2 * i + 1);
+      lua_rawset(L, -3);
+    }
+    lua_pushvalue(L, s->layout);
+    lua_rawseti(L, -2, 0);
+    lua_pushinteger(L, s->stride);
+    lua_rawseti(L, -2, -1);
+    lua_replace(L, s->chunk);
+    s->cap = cap;
+    s->used = 0;
+  }
+  if (s->left > 0) s->left--;
+  s->base = s->used * s->stride + 1;
+  s->used++;
+  lua_pushlightuserdata(L, (void *)lua_topointer(L, row));
+  lua_rawseti(L, s->chunk, s->base);
+  lua_pushvalue(L, s->chunk);
+  lua_setmetatable(L, row);
+}
+
+/* core.snapbase(chunk, row) -> the base of row's values in chunk (see
+ * lassoc.h), or nil when the chunk does not hold the row. */
+int lcore_snapbase(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  const void *me = lua_topointer(L, 2);
+  lua_Integer stride = 0;
+  if (lua_rawgeti(L, 1, -1) == LUA_TNUMBER) stride = lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  if (me != NULL && stride > 0) {
+    for (lua_Integer b = 1;; b += stride) {
+      if (lua_rawgeti(L, 1, b) != LUA_TLIGHTUSERDATA) break; /* no more rows */
+      const void *p = lua_touserdata(L, -1);
+      lua_pop(L, 1);
+      if (p == me) {
+        lua_pushinteger(L, b);
+        return 1;
+      }
+    }
+  }
+  lua_pushnil(L);
+  return 1;
+}
+
 /* lua_pcall'ed: (ctx, mt|nil, statekey|nil) -> array of rows.  A core error
  * of rows_next is recorded in ctx (snapshot taken) and ends the loop. */
 static int rows_build(lua_State *L) {
@@ -899,27 +1030,34 @@ static int rows_build(lua_State *L) {
   assoc_rows *rows = x->rows;
   int ncols = assoc_rows_ncols(rows);
   if (ncols < 0) ncols = 0;
-  luaL_checkstack(L, ncols + 20, "too many columns");
-  unsigned char *dec = lua_newuserdatauv(L, (size_t)ncols + 1, 0);
+  luaL_checkstack(L, ncols + 24, "too many columns");
+  /* sized by the statement's previous run (a repeated accessor call gets
+   * exact tables; a varying one at most a 128-row chunk too many) */
+  int64_t expect = assoc_rows_expect(rows);
+  lsnap ss;
+  int shared = lsnap_init(L, &ss, mt, sk, x->m ? assoc_model_nattrs(x->m) : 0,
+                          expect > 128 ? 128 : expect);
+  int abuf[LROWS_SMALL];
+  unsigned char dbuf[LROWS_SMALL];
+  int *attrs = abuf;
+  unsigned char *dec = dbuf;
+  if (ncols >= LROWS_SMALL) { /* else the C stack has room (no garbage) */
+    attrs = lua_newuserdatauv(L, ((size_t)ncols + 1) * (sizeof(int) + 1), 0);
+    dec = (unsigned char *)(attrs + ncols + 1);
+  }
   jbox *jb = NULL;
-  lua_newtable(L);
+  lua_createtable(L, expect > 0 ? (int)(expect < 256 ? expect : 256) : 0, 0);
   int result = lua_gettop(L);
   int names = result + 1;
   for (int col = 0; col < ncols; col++) {
     int attr = x->m ? assoc_rows_attr(rows, col) : -1;
     dec[col] = DEC_NATURAL;
+    attrs[col] = attr;
     if (attr >= 0) {
       const assoc_attr *a = assoc_model_attr(x->m, attr);
       lua_pushstring(L, a->name);
-      if (a->type == ASSOC_T_BOOLEAN)
-        dec[col] = DEC_BOOL;
-      else if (a->type == ASSOC_T_FLOAT || a->type == ASSOC_T_DOUBLE)
-        dec[col] = DEC_FLOAT;
-      else if (a->type == ASSOC_T_JSON)
-        dec[col] = DEC_JSON;
-      else if (a->type == ASSOC_T_DECIMAL || a->type == ASSOC_T_STRING ||
-               a->type == ASSOC_T_TEXT || a->type == ASSOC_T_UUID)
-        dec[col] = DEC_TEXT; /* numbers stored by SQLite affinity */
+      dec[col] = (unsigned char)lv_decclass(a); /* numbers stored by
+                                                   SQLite affinity: text */
     } else {
       const char *name = assoc_rows_colname(rows, col);
       lua_pushstring(L, name ? name : "?");
@@ -932,13 +1070,17 @@ static int rows_build(lua_State *L) {
     }
   }
   int base = lua_gettop(L);
+  /* the row table: its columns, the snapshot key(s) */
+  int rowsize = ncols + ((sk && !shared) ? 1 : 0);
   lua_Integer n = 0;
   int rc;
   while ((rc = assoc_rows_next(rows)) == ASSOC_ROW) {
-    lua_createtable(L, 0, ncols);
+    lua_createtable(L, 0, rowsize);
     int row = base + 1;
     int snap = 0;
-    if (sk) {
+    if (shared) {
+      lsnap_row(L, &ss, row);
+    } else if (sk) {
       lua_createtable(L, 0, ncols);
       snap = base + 2;
     }
@@ -951,7 +1093,15 @@ static int rows_build(lua_State *L) {
         lua_pop(L, 1);
         continue;
       }
-      if (snap) {
+      if (shared) {
+        if (attrs[col] >= 0) {
+          if (dec[col] == DEC_JSON && lua_type(L, -1) == LUA_TTABLE)
+            push_col(L, &v, dec[col], jb); /* a separate copy */
+          else
+            lua_pushvalue(L, -1);
+          lsnap_put(L, &ss, attrs[col]);
+        }
+      } else if (snap) {
         lua_pushvalue(L, -2);
         if (dec[col] == DEC_JSON && lua_type(L, -2) == LUA_TTABLE)
           push_col(L, &v, dec[col], jb); /* a separate copy */
@@ -967,11 +1117,12 @@ static int rows_build(lua_State *L) {
       lua_rawset(L, row);
       lua_settop(L, row);
     }
-    if (mt) {
+    if (mt && !shared) {
       lua_pushvalue(L, mt);
       lua_setmetatable(L, row);
     }
     lua_rawseti(L, result, ++n);
+    if (n == LROWS_PAUSE_AT) x->paused = lrows_pause(L);
   }
   x->rc = rc;
   if (rc != ASSOC_DONE) lerr_snapshot(x->box);
@@ -979,9 +1130,22 @@ static int rows_build(lua_State *L) {
   return 1;
 }
 
+int lrows_pause(lua_State *L) {
+  if (!lua_gc(L, LUA_GCISRUNNING)) return 0;
+  lua_gc(L, LUA_GCSTOP);
+  return 1;
+}
+
+/* Runs the rows; from the LROWS_PAUSE_AT-th row on with the garbage
+ * collector paused (as the eager loader does, linclude.c build_all): a
+ * collector running while many new tables join one growing result
+ * traverses it again and again.  Not from the first row: restarting the
+ * collector clears its debt, so that pausing around every small find would
+ * make it run a step after each.  Restarted (when it was running) whatever
+ * happens. */
 void lrows_collect(lua_State *L, ldb *box, const assoc_model *m,
                    assoc_rows *rows, int mt_idx, int statekey_idx) {
-  rowctx x = {box, m, rows, ASSOC_DONE};
+  rowctx x = {box, m, rows, ASSOC_DONE, 0};
   if (!lua_checkstack(L, 6)) {
     assoc_rows_close(rows);
     lerr_raise(L, box, ASSOC_NOMEM, "not enough memory");
@@ -991,6 +1155,7 @@ void lrows_collect(lua_State *L, ldb *box, const assoc_model *m,
   if (mt_idx) lua_pushvalue(L, mt_idx); else lua_pushnil(L);
   if (statekey_idx) lua_pushvalue(L, statekey_idx); else lua_pushnil(L);
   int st = lua_pcall(L, 3, 1, 0);
+  if (x.paused) lua_gc(L, LUA_GCRESTART);
   assoc_rows_close(rows);
   if (st != LUA_OK) {
     ldb_flush(L, box);

@@ -175,6 +175,9 @@ int assoc_rows_attr(const assoc_rows *rows, int col);
 /* The value of column `col` of the current row. */
 void assoc_rows_value(const assoc_rows *rows, int col, assoc_value *out);
 void assoc_rows_close(assoc_rows *rows); /* accepts NULL */
+/* How many rows the previous complete run of this statement (same SQL)
+ * gave, or -1: a size hint for whoever collects the rows. */
+int64_t assoc_rows_expect(const assoc_rows *rows);
 
 /* Raw SQL with positional `?` parameters (always bound).  One statement:
  * a trailing second statement is refused with ASSOC_MISUSE. */
@@ -313,8 +316,9 @@ int assoc_count(assoc_db *db, const assoc_model *m, const assoc_select *req,
 int assoc_insert(assoc_db *db, const assoc_model *m, const int *attrs,
                  const assoc_value *vals, int n, int64_t *rowid);
 /* INSERT of nrows rows with the same columns, vals row-major (nrows * n),
- * atomically (inside a savepoint) through one cached statement.  rowids
- * (may be NULL) receives nrows rowids. */
+ * atomically (inside a savepoint).  rowids (may be NULL) receives nrows
+ * rowids: then every row runs the one cached one-row statement; with NULL,
+ * rows go in chunks through cached multi-row statements (faster). */
 int assoc_insert_many(assoc_db *db, const assoc_model *m, const int *attrs,
                       int n, const assoc_value *vals, int nrows,
                       int64_t *rowids);
@@ -457,6 +461,25 @@ int assoc_rel_set_v2(assoc_db *db, const assoc_assoc *a,
  * `target`, then link `target` (NULL: only unlink). */
 int assoc_rel_set_one(assoc_db *db, const assoc_assoc *a,
                       const assoc_value *src, const assoc_value *target);
+/* The accessor forms (the bindings' hasX, addX, removeX with one target,
+ * and countX): the results and statement counts of assoc_rel_has, _add_v2,
+ * _remove and _count_v2, with statements written for the call -- one
+ * target bound as itself (`tk = ?`, no JSON list, no json_each), a
+ * belongsToMany upsert as INSERT ... VALUES (...) ON CONFLICT when every
+ * through cell is given, and a belongsToMany count as count(*) where no
+ * (fk, ok) pair can repeat (unique junction key and target key). */
+int assoc_rel_has_one(assoc_db *db, const assoc_assoc *a,
+                      const assoc_value *src, const assoc_value *target,
+                      int *yes);
+int assoc_rel_add_one(assoc_db *db, const assoc_assoc *a,
+                      const assoc_value *src, const assoc_value *target,
+                      const int *tattrs, int ntattrs, const assoc_value *tvals,
+                      const unsigned char *tkeep);
+int assoc_rel_remove_one(assoc_db *db, const assoc_assoc *a,
+                         const assoc_value *src, const assoc_value *target);
+int assoc_rel_count_fast(assoc_db *db, const assoc_assoc *a,
+                         const assoc_value *src, const assoc_select *req,
+                         const assoc_through_req *through, int64_t *out);
 
 /* ---- eager loading ----------------------------------------------------------- */
 /* An include tree node: the association to follow from its parent's model,
@@ -489,6 +512,25 @@ int assoc_find_all(assoc_db *db, const assoc_model *m, const assoc_select *req,
                    const assoc_include *inc, int ninc,
                    const assoc_eager_order *order, int norder,
                    assoc_result **out);
+/* Streaming form, for callers that build their own objects (the Lua
+ * bindings): plans the same load, running nothing yet, and marks the
+ * to-many leaves (hasMany / belongsToMany includes without includes of
+ * their own) as streamed.  assoc_result_step then runs the statements in
+ * the same order as assoc_find_all: it stores the rows of the other nodes
+ * and returns each row of a streamed node as it is read -- ASSOC_ROW with
+ * *node, *prow (the index of its parent row, once per parent that has its
+ * key, as assoc_find_all would store it) and *vals (its ncols values,
+ * valid until the next step; text points into SQLite) -- until
+ * ASSOC_DONE, when the result holds every stored node (a streamed node has
+ * no rows of its own there), or an error (then only free it).  The
+ * streamed rows are never held in memory all at once. */
+int assoc_find_stream(assoc_db *db, const assoc_model *m,
+                      const assoc_select *req, const assoc_include *inc,
+                      int ninc, const assoc_eager_order *order, int norder,
+                      assoc_result **out);
+int assoc_result_step(assoc_result *r, int *node, int64_t *prow,
+                      const assoc_value **vals);
+int assoc_result_streamed(const assoc_result *r, int node);
 /* count of distinct root rows matching req and the required includes. */
 int assoc_count_all(assoc_db *db, const assoc_model *m, const assoc_select *req,
                     const assoc_include *inc, int ninc, int64_t *out);

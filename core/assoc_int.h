@@ -40,6 +40,10 @@ struct assoc_rows {
   int rc;               /* the error that ended the rows (ROWS_ERROR) */
   int traced;           /* the trace callback has seen this run */
   double t0;            /* start (ms, monotonic) when tracing */
+  int64_t nrows;        /* rows of this run so far */
+  int64_t last;         /* rows of the statement's previous complete run,
+                           -1: none yet (kept across runs: the rows live in
+                           their statement entry) */
 };
 
 /* One prepared statement, cached (in the hash and LRU list) or loose (a

@@ -419,7 +419,12 @@ assoc_rows *assoc__rows_open(assoc_db *db, assoc__stmt *st,
   r->rc = ASSOC_OK;
   r->traced = 0;
   r->t0 = db->trace != NULL ? assoc__now_ms() : 0.0;
+  r->nrows = 0;
   return r;
+}
+
+int64_t assoc_rows_expect(const assoc_rows *r) {
+  return r == NULL ? -1 : r->last;
 }
 
 static void rows_trace(assoc_rows *r) {
@@ -435,9 +440,13 @@ int assoc_rows_next(assoc_rows *r) {
   if (r->state == ASSOC__ROWS_DONE) return ASSOC_DONE;
   if (r->state == ASSOC__ROWS_ERROR) return r->rc;
   rc = sqlite3_step(r->st->stmt);
-  if (rc == SQLITE_ROW) return ASSOC_ROW;
+  if (rc == SQLITE_ROW) {
+    r->nrows++;
+    return ASSOC_ROW;
+  }
   if (rc == SQLITE_DONE) {
     r->state = ASSOC__ROWS_DONE;
+    r->last = r->nrows;
     rows_trace(r);
     return ASSOC_DONE;
   }
@@ -472,35 +481,42 @@ int assoc_rows_attr(const assoc_rows *r, int col) {
  * ASSOC_NOMEM (callers that care check assoc_errcode). */
 void assoc_rows_value(const assoc_rows *r, int col, assoc_value *out) {
   sqlite3_stmt *s;
+  sqlite3_value *x;
   if (out == NULL) return;
   out->type = ASSOC_V_NULL;
   out->u.i = 0;
   if (r == NULL || r->state != ASSOC__ROWS_LIVE) return;
   s = r->st->stmt;
   if (col < 0 || col >= sqlite3_data_count(s)) return;
-  switch (sqlite3_column_type(s, col)) {
+  /* One sqlite3_column_value (one trip through the connection's mutex)
+   * and the value's own accessors, rather than column_type + column_text +
+   * column_bytes (a mutex trip each): the hot path of every find.  (The
+   * value is "unprotected": fine, a connection is used by one thread at a
+   * time.) */
+  x = sqlite3_column_value(s, col);
+  switch (sqlite3_value_type(x)) {
   case SQLITE_INTEGER:
     out->type = ASSOC_V_INT;
-    out->u.i = sqlite3_column_int64(s, col);
+    out->u.i = sqlite3_value_int64(x);
     break;
   case SQLITE_FLOAT:
     out->type = ASSOC_V_REAL;
-    out->u.r = sqlite3_column_double(s, col);
+    out->u.r = sqlite3_value_double(x);
     break;
   case SQLITE_TEXT: {
-    const unsigned char *p = sqlite3_column_text(s, col);
+    const unsigned char *p = sqlite3_value_text(x);
     if (p == NULL) {
       assoc__err(r->db, ASSOC_NOMEM, "out of memory");
       return;
     }
     out->type = ASSOC_V_TEXT;
     out->u.s.p = (const char *)p;
-    out->u.s.n = (size_t)sqlite3_column_bytes(s, col);
+    out->u.s.n = (size_t)sqlite3_value_bytes(x);
     break;
   }
   case SQLITE_BLOB: {
-    const void *p = sqlite3_column_blob(s, col);
-    int n = sqlite3_column_bytes(s, col);
+    const void *p = sqlite3_value_blob(x);
+    int n = sqlite3_value_bytes(x);
     if (p == NULL && n != 0) {
       assoc__err(r->db, ASSOC_NOMEM, "out of memory");
       return;

@@ -175,6 +175,8 @@ typedef struct enode {
                                    -1 (a complete parent) */
   int complete;                 /* the root: every row of its table is
                                    loaded (no filter, no limit) */
+  int stream;                   /* rows handed out by assoc_result_step,
+                                   not stored (a to-many leaf) */
   /* rows */
   int64_t nrows, cap;
   assoc_value *vals;
@@ -184,6 +186,22 @@ typedef struct enode {
   int64_t *korder;              /* nrows */
 } enode;
 
+/* The statement of an anchor being run: its rows are stored (run_anchor)
+ * or, for a streamed node, handed out one by one (assoc_result_step). */
+typedef struct acur {
+  int s;                        /* the anchor node, -1: none open */
+  struct assoc__stmt *st;
+  assoc_value *row, *key;
+  int64_t *cur;
+  struct dedup *dd;
+  struct keymap *km;            /* to-many: the parent's keys (else NULL) */
+  char *json;                   /* to-many: the bound JSON array of keys */
+  int64_t prow;                 /* streamed: the next parent of the current
+                                   row, -1: the next statement row is due */
+  double t0;
+  int ran;                      /* the statement started (trace it) */
+} acur;
+
 struct assoc_result {
   assoc_db *db;
   int nnodes;
@@ -191,6 +209,13 @@ struct assoc_result {
   int *kidbuf;
   earena arena;
   int nstatements;
+  /* loading, step by step (assoc_result_step) */
+  const assoc_eager_order *order;
+  int norder;
+  int next;                     /* the next node to load; nnodes: done */
+  int done;
+  assoc_sql sql;
+  acur c;
 };
 
 static const assoc_select no_select = {NULL, 0, NULL, NULL, 0, -1, 0, 0};
@@ -936,6 +961,8 @@ static int check_order(assoc_db *db, const assoc_result *r,
   return ASSOC_OK;
 }
 
+static void cur_close(assoc_db *db, acur *c);
+
 static void result_free_nodes(assoc_result *r) {
   int i;
   if (r->nodes == NULL) return;
@@ -955,6 +982,9 @@ static void result_free_nodes(assoc_result *r) {
 
 void assoc_result_free(assoc_result *r) {
   if (r == NULL) return;
+  if (r->c.s > 0 || r->c.st != NULL || r->c.row != NULL || r->c.km != NULL)
+    cur_close(r->db, &r->c);
+  assoc_sql_free(&r->sql);
   result_free_nodes(r);
   free(r->kidbuf);
   arena_free(&r->arena);
@@ -1311,127 +1341,219 @@ static void trace_stmt(assoc_db *db, const assoc__stmt *st, double t0) {
     db->trace(db->trace_ud, st->sql, t0 > 0.0 ? assoc__now_ms() - t0 : 0.0);
 }
 
-/* Runs the statement of anchor s (built in sql) and stores its rows:
- * pmap maps the link of each row to its parent rows (NULL for the root). */
-static int run_anchor(eplan *p, int s, assoc_sql *sql, const keymap *pmap) {
-  assoc_db *db = p->db;
-  assoc_result *r = p->r;
-  enode *nodes = r->nodes;
-  enode *n = &nodes[s];
-  assoc__stmt *st;
-  assoc_value *row = NULL, *key = NULL;
-  int64_t *cur = NULL;
-  dedup dd;
-  sqlite3_mutex *mutex;
-  double t0;
-  int rc, c, i, ncols = n->stmtcols;
-  memset(&dd, 0, sizeof dd);
+/* Reads column col of the current row of st into *v, text and blobs left
+ * in SQLite's memory (valid until the next step): for streamed rows. */
+static int read_col_ref(assoc_db *db, sqlite3_stmt *st, int col,
+                        assoc_value *v) {
+  sqlite3_value *x = sqlite3_column_value(st, col);
+  switch (sqlite3_value_type(x)) {
+  case SQLITE_INTEGER:
+    v->type = ASSOC_V_INT;
+    v->u.i = sqlite3_value_int64(x);
+    return ASSOC_OK;
+  case SQLITE_FLOAT:
+    v->type = ASSOC_V_REAL;
+    v->u.r = sqlite3_value_double(x);
+    return ASSOC_OK;
+  case SQLITE_TEXT: {
+    const unsigned char *t = sqlite3_value_text(x);
+    if (t == NULL) return assoc__err(db, ASSOC_NOMEM, "out of memory");
+    v->type = ASSOC_V_TEXT;
+    v->u.s.p = (const char *)t;
+    v->u.s.n = (size_t)sqlite3_value_bytes(x);
+    return ASSOC_OK;
+  }
+  case SQLITE_BLOB: {
+    const void *b = sqlite3_value_blob(x);
+    size_t n = (size_t)sqlite3_value_bytes(x);
+    if (b == NULL && n != 0)
+      return assoc__err(db, ASSOC_NOMEM, "out of memory");
+    v->type = ASSOC_V_BLOB;
+    v->u.s.p = b != NULL ? (const char *)b : "";
+    v->u.s.n = n;
+    return ASSOC_OK;
+  }
+  default:
+    v->type = ASSOC_V_NULL;
+    v->u.i = 0;
+    return ASSOC_OK;
+  }
+}
+
+/* Copies a text or blob value into the arena (a key kept beyond its row). */
+static int keep_value(assoc_db *db, earena *ar, assoc_value *v) {
+  char *p;
+  if (v->type != ASSOC_V_TEXT && v->type != ASSOC_V_BLOB) return ASSOC_OK;
+  p = arena_alloc(ar, v->u.s.n + 1);
+  if (p == NULL) return assoc__err(db, ASSOC_NOMEM, "out of memory");
+  if (v->u.s.n) memcpy(p, v->u.s.p, v->u.s.n);
+  p[v->u.s.n] = '\0';
+  v->u.s.p = p;
+  return ASSOC_OK;
+}
+
+/* Closes the statement of c (if open) and frees its buffers. */
+static void cur_close(assoc_db *db, acur *c) {
+  if (c->st != NULL) {
+    if (c->ran) trace_stmt(db, c->st, c->t0);
+    assoc__stmt_put(db, c->st);
+  }
+  free(c->row);
+  free(c->key);
+  free(c->cur);
+  if (c->dd != NULL) dedup_free(c->dd);
+  free(c->dd);
+  if (c->km != NULL) keymap_free(c->km);
+  free(c->km);
+  free(c->json);
+  memset(c, 0, sizeof *c);
+  c->s = -1;
+  c->prow = -1;
+}
+
+/* Opens the statement of anchor s (built in sql) in c.  c->km (may be
+ * NULL) maps the link of each row to its parent rows. */
+static int cur_open(assoc_result *r, acur *c, int s, assoc_sql *sql) {
+  assoc_db *db = r->db;
+  enode *n = &r->nodes[s];
+  int rc, ncols = n->stmtcols;
+  c->s = s;
+  c->prow = -1;
   if (sql->rc != ASSOC_OK) return assoc__err(db, sql->rc, "%s", sql->errmsg);
-  rc = assoc__stmt_get(db, sql->text, sql->len, 0, &st);
+  rc = assoc__stmt_get(db, sql->text, sql->len, 0, &c->st);
   if (rc != ASSOC_OK) return rc;
-  rc = assoc__bind(db, st, sql->binds, sql->nbinds, 0);
-  if (rc != ASSOC_OK) {
-    assoc__stmt_put(db, st);
-    return rc;
-  }
-  row = malloc((size_t)(ncols + 1) * sizeof *row);
-  key = malloc((size_t)(nodes[s].npkc + 2) * sizeof *key);
-  cur = malloc((size_t)r->nnodes * sizeof *cur);
-  if (row == NULL || key == NULL || cur == NULL) {
-    rc = assoc__err(db, ASSOC_NOMEM, "out of memory");
-    goto done;
-  }
-  dd.width = n->npkc + (s > 0 ? 1 : 0);
+  rc = assoc__bind(db, c->st, sql->binds, sql->nbinds, 0);
+  if (rc != ASSOC_OK) return rc;
+  c->row = malloc((size_t)(ncols + 1) * sizeof *c->row);
+  c->key = malloc((size_t)(n->npkc + 2) * sizeof *c->key);
+  c->cur = malloc((size_t)r->nnodes * sizeof *c->cur);
+  c->dd = calloc(1, sizeof *c->dd);
+  if (c->row == NULL || c->key == NULL || c->cur == NULL || c->dd == NULL)
+    return assoc__err(db, ASSOC_NOMEM, "out of memory");
+  c->dd->width = n->npkc + (s > 0 ? 1 : 0);
   r->nstatements++;
-  t0 = db->trace != NULL ? assoc__now_ms() : 0.0;
-  /* one acquisition of the connection's (recursive) mutex for the whole
-   * loop instead of one per column call (NULL, a no-op, without mutexes) */
-  mutex = sqlite3_db_mutex(db->sq);
-  sqlite3_mutex_enter(mutex);
+  c->t0 = db->trace != NULL ? assoc__now_ms() : 0.0;
+  c->ran = 1;
+  return ASSOC_OK;
+}
+
+/* Steps c's statement to its next row that is new (de-duplication) and
+ * has a parent (c->km); c->row holds it, c->prow its first parent row (-1
+ * for the root).  ASSOC_ROW, ASSOC_DONE or an error.  Stored rows (copy)
+ * get their text copied into the arena; streamed rows keep SQLite's, but
+ * their de-duplication keys are copied. */
+static int cur_next(assoc_result *r, acur *c, int copy) {
+  assoc_db *db = r->db;
+  enode *n = &r->nodes[c->s];
+  int rc, col, ncols = n->stmtcols;
   for (;;) {
-    int64_t prow;
-    int step = sqlite3_step(st->stmt);
-    if (step == SQLITE_DONE) break;
-    if (step != SQLITE_ROW) {
-      rc = assoc__sqlerr(db, step, st->sql);
-      break;
+    int step = sqlite3_step(c->st->stmt);
+    if (step == SQLITE_DONE) return ASSOC_DONE;
+    if (step != SQLITE_ROW) return assoc__sqlerr(db, step, c->st->sql);
+    for (col = 0; col < ncols; col++) {
+      rc = copy ? read_col(db, &r->arena, c->st->stmt, col, &c->row[col])
+                : read_col_ref(db, c->st->stmt, col, &c->row[col]);
+      if (rc != ASSOC_OK) return rc;
     }
-    for (c = 0; c < ncols && rc == ASSOC_OK; c++)
-      rc = read_col(db, &r->arena, st->stmt, c, &row[c]);
-    if (rc != ASSOC_OK) break;
-    if (n->dedup && dd.width > 0) {
+    if (n->dedup && c->dd->width > 0) {
       int w = 0, seen;
-      if (s > 0) key[w++] = row[0];
-      for (c = 0; c < n->npkc; c++) key[w++] = row[n->col0 + n->pkc[c]];
-      seen = dedup_seen(&dd, key);
-      if (seen < 0) {
-        rc = assoc__err(db, ASSOC_NOMEM, "out of memory");
-        break;
-      }
+      if (c->s > 0) c->key[w++] = c->row[0];
+      for (col = 0; col < n->npkc; col++)
+        c->key[w++] = c->row[n->col0 + n->pkc[col]];
+      for (col = 0; !copy && col < w; col++)
+        if (keep_value(db, &r->arena, &c->key[col]) != ASSOC_OK)
+          return db->errcode;
+      seen = dedup_seen(c->dd, c->key);
+      if (seen < 0) return assoc__err(db, ASSOC_NOMEM, "out of memory");
       if (seen) continue;
     }
-    prow = pmap ? keymap_find(pmap, &row[0]) : -1;
-    if (pmap && prow < 0) continue; /* not a key we asked for */
-    do {
-      for (i = s; i < r->nnodes; i++) cur[i] = -1;
-      for (i = s; i < r->nnodes && rc == ASSOC_OK; i++) {
-        enode *x = &nodes[i];
-        int64_t pr;
-        if (!in_statement(nodes, i, s)) continue;
-        if (i == s) {
-          pr = prow;
-        } else {
-          pr = cur[x->parent];
-          if (pr < 0) continue;
-          if (x->npkc > 0 && row[x->col0 + x->pkc[0]].type == ASSOC_V_NULL)
-            continue; /* LEFT JOIN found nothing */
-        }
-        cur[i] = add_row(db, x, &row[x->col0], pr);
-        if (cur[i] < 0) rc = db->errcode;
-      }
-      prow = pmap && prow >= 0 ? pmap->next[prow] : -1;
-    } while (rc == ASSOC_OK && prow >= 0);
-    if (rc != ASSOC_OK) break;
+    c->prow = c->km ? keymap_find(c->km, &c->row[0]) : -1;
+    if (c->km && c->prow < 0) continue; /* not a key we asked for */
+    return ASSOC_ROW;
   }
-  sqlite3_mutex_leave(mutex);
-  trace_stmt(db, st, t0);
-done:
-  assoc__stmt_put(db, st);
-  free(row);
-  free(key);
-  free(cur);
-  dedup_free(&dd);
+}
+
+/* Runs the statement of anchor s (built in sql) and stores its rows: km
+ * (NULL for the root) maps the link of each row to its parent rows. */
+static int run_anchor(assoc_result *r, int s, assoc_sql *sql, keymap *km) {
+  assoc_db *db = r->db;
+  enode *nodes = r->nodes;
+  acur c;
+  sqlite3_mutex *mutex;
+  int rc, i;
+  memset(&c, 0, sizeof c);
+  rc = cur_open(r, &c, s, sql);
+  if (rc == ASSOC_OK) {
+    c.km = km;
+    /* one acquisition of the connection's (recursive) mutex for the whole
+     * loop instead of one per column call (NULL, a no-op, without
+     * mutexes) */
+    mutex = sqlite3_db_mutex(db->sq);
+    sqlite3_mutex_enter(mutex);
+    while ((rc = cur_next(r, &c, 1)) == ASSOC_ROW) {
+      int64_t prow = c.prow;
+      rc = ASSOC_OK;
+      do {
+        for (i = s; i < r->nnodes; i++) c.cur[i] = -1;
+        for (i = s; i < r->nnodes && rc == ASSOC_OK; i++) {
+          enode *x = &nodes[i];
+          int64_t pr;
+          if (!in_statement(nodes, i, s)) continue;
+          if (i == s) {
+            pr = prow;
+          } else {
+            pr = c.cur[x->parent];
+            if (pr < 0) continue;
+            if (x->npkc > 0 && c.row[x->col0 + x->pkc[0]].type == ASSOC_V_NULL)
+              continue; /* LEFT JOIN found nothing */
+          }
+          c.cur[i] = add_row(db, x, &c.row[x->col0], pr);
+          if (c.cur[i] < 0) rc = db->errcode;
+        }
+        prow = km && prow >= 0 ? km->next[prow] : -1;
+      } while (rc == ASSOC_OK && prow >= 0);
+      if (rc != ASSOC_OK) break;
+    }
+    if (rc == ASSOC_DONE) rc = ASSOC_OK;
+    sqlite3_mutex_leave(mutex);
+  }
+  c.km = NULL; /* the caller's */
+  cur_close(db, &c);
   return rc;
 }
 
-/* Loads to-many node s: the distinct keys of its parent's rows as one JSON
- * array, then its statement. */
-static int load_many(eplan *p, int s, assoc_sql *sql) {
-  assoc_db *db = p->db;
-  enode *n = &p->r->nodes[s];
-  const enode *par = &p->r->nodes[n->parent];
-  keymap km;
+/* The keys of to-many node s: its parent's keys (*km) and, unless the
+ * parent is complete, the JSON array of the distinct ones (*json, bound by
+ * build_stmt's jsonbind); then the statement, built in sql. */
+static int many_prep(assoc_result *r, int s, assoc_sql *sql, keymap *km,
+                     char **json) {
+  assoc_db *db = r->db;
+  eplan p;
+  enode *n = &r->nodes[s];
+  const enode *par = &r->nodes[n->parent];
   jbuf jb;
-  int64_t r;
+  int64_t row;
   int rc, first = 1;
   assoc_value arr;
+  p.db = db;
+  p.r = r;
+  p.order = r->order;
+  p.norder = r->norder;
+  *json = NULL;
   memset(&jb, 0, sizeof jb);
-  rc = keymap_build(db, &km, par, n->keycol);
+  rc = keymap_build(db, km, par, n->keycol);
   if (rc != ASSOC_OK) return rc;
   if (par->complete) {
-    build_stmt(p, s, sql);
-    rc = run_anchor(p, s, sql, &km);
-    keymap_free(&km);
-    return rc;
+    build_stmt(&p, s, sql);
+    return ASSOC_OK;
   }
   jput(&jb, "[", 1);
-  for (r = 0; r < par->nrows; r++) {
-    const assoc_value *v = row_val(par, r, n->keycol);
-    if (v->type == ASSOC_V_NULL || keymap_find(&km, v) != r) continue;
+  for (row = 0; row < par->nrows; row++) {
+    const assoc_value *v = row_val(par, row, n->keycol);
+    if (v->type == ASSOC_V_NULL || keymap_find(km, v) != row) continue;
     if (!first) jput(&jb, ",", 1);
     first = 0;
     if (!jkey(&jb, v)) {
-      keymap_free(&km);
       free(jb.p);
       return assoc__err(db, ASSOC_MISUSE,
                         "include %s: blob keys cannot be eager-loaded",
@@ -1440,18 +1562,44 @@ static int load_many(eplan *p, int s, assoc_sql *sql) {
   }
   jput(&jb, "]", 1);
   if (jb.nomem) {
-    keymap_free(&km);
     free(jb.p);
     return assoc__err(db, ASSOC_NOMEM, "out of memory");
   }
-  build_stmt(p, s, sql);
+  *json = jb.p;
+  build_stmt(&p, s, sql);
   arr.type = ASSOC_V_TEXT;
   arr.u.s.p = jb.p;
   arr.u.s.n = jb.n;
   if (sql->rc == ASSOC_OK) sql->binds[n->jsonbind] = arr;
-  rc = run_anchor(p, s, sql, &km);
+  return ASSOC_OK;
+}
+
+/* Loads to-many node s: the distinct keys of its parent's rows as one JSON
+ * array, then its statement; the rows are stored. */
+static int load_many(assoc_result *r, int s, assoc_sql *sql) {
+  keymap km;
+  char *json = NULL;
+  int rc;
+  memset(&km, 0, sizeof km);
+  rc = many_prep(r, s, sql, &km, &json);
+  if (rc == ASSOC_OK) rc = run_anchor(r, s, sql, &km);
   keymap_free(&km);
-  free(jb.p);
+  free(json);
+  return rc;
+}
+
+/* Opens streamed node s in r->c (its rows go out through
+ * assoc_result_step). */
+static int open_stream(assoc_result *r, int s) {
+  acur *c = &r->c;
+  int rc;
+  memset(c, 0, sizeof *c);
+  c->s = s;
+  c->prow = -1;
+  c->km = calloc(1, sizeof *c->km);
+  if (c->km == NULL) return assoc__err(r->db, ASSOC_NOMEM, "out of memory");
+  rc = many_prep(r, s, &r->sql, c->km, &c->json);
+  if (rc == ASSOC_OK) rc = cur_open(r, c, s, &r->sql);
   return rc;
 }
 
@@ -1489,38 +1637,134 @@ static int check_db(assoc_db *db, const assoc_model *m) {
   return ASSOC_OK;
 }
 
-int assoc_find_all(assoc_db *db, const assoc_model *m, const assoc_select *req,
-                   const assoc_include *inc, int ninc,
-                   const assoc_eager_order *order, int norder,
-                   assoc_result **out) {
-  eplan p;
+/* Plans a load (nothing runs yet); with stream, the to-many leaves are
+ * marked to be streamed. */
+static int find_start(assoc_db *db, const assoc_model *m,
+                      const assoc_select *req, const assoc_include *inc,
+                      int ninc, const assoc_eager_order *order, int norder,
+                      int stream, assoc_result **out) {
   assoc_result *r;
-  assoc_sql sql;
   int rc, i;
-  if (out != NULL) *out = NULL;
+  *out = NULL;
   if ((rc = check_db(db, m)) != ASSOC_OK) return rc;
-  if (out == NULL) return assoc__err(db, ASSOC_MISUSE, "assoc_find_all: no out");
   if ((rc = plan(db, m, req, inc, ninc, &r)) != ASSOC_OK) return rc;
   if ((rc = check_order(db, r, order, norder)) != ASSOC_OK) {
     assoc_result_free(r);
     return rc;
   }
-  p.db = db;
-  p.r = r;
-  p.order = order;
-  p.norder = norder;
-  assoc_sql_init(&sql);
-  build_stmt(&p, 0, &sql);
-  rc = run_anchor(&p, 0, &sql, NULL);
-  for (i = 1; i < r->nnodes && rc == ASSOC_OK; i++)
-    if (r->nodes[i].many) rc = load_many(&p, i, &sql);
-  assoc_sql_free(&sql);
-  if (rc == ASSOC_OK) rc = index_children(db, r);
-  if (rc != ASSOC_OK) {
-    assoc_result_free(r);
-    return rc;
+  r->order = order;
+  r->norder = norder;
+  for (i = 1; stream && i < r->nnodes; i++)
+    r->nodes[i].stream = r->nodes[i].many && r->nodes[i].nkids == 0;
+  *out = r;
+  return ASSOC_OK;
+}
+
+int assoc_result_step(assoc_result *r, int *node, int64_t *prow,
+                      const assoc_value **vals) {
+  assoc_db *db;
+  int rc;
+  if (r == NULL || node == NULL || prow == NULL || vals == NULL)
+    return ASSOC_MISUSE;
+  db = r->db;
+  if (r->done) return ASSOC_DONE;
+  if (db == NULL || db->sq == NULL) return ASSOC_CLOSED;
+  for (;;) {
+    acur *c = &r->c;
+    if (c->s > 0) { /* a streamed node: its next (row, parent) */
+      enode *n = &r->nodes[c->s];
+      if (c->prow < 0) {
+        sqlite3_mutex *mutex = sqlite3_db_mutex(db->sq);
+        sqlite3_mutex_enter(mutex);
+        rc = cur_next(r, c, 0);
+        sqlite3_mutex_leave(mutex);
+        if (rc == ASSOC_DONE) {
+          cur_close(db, c);
+          continue;
+        }
+        if (rc != ASSOC_ROW) {
+          cur_close(db, c);
+          r->done = -1;
+          return rc;
+        }
+      }
+      *node = c->s;
+      *prow = c->prow;
+      *vals = &c->row[n->col0];
+      c->prow = c->km->next[c->prow]; /* another parent with the key */
+      return ASSOC_ROW;
+    }
+    if (r->next >= r->nnodes) {
+      rc = index_children(db, r);
+      assoc_sql_free(&r->sql);
+      if (rc != ASSOC_OK) {
+        r->done = -1;
+        return rc;
+      }
+      r->done = 1;
+      assoc__clear_err(db);
+      return ASSOC_DONE;
+    }
+    {
+      int i = r->next++;
+      enode *n = &r->nodes[i];
+      eplan p;
+      if (i == 0) {
+        p.db = db;
+        p.r = r;
+        p.order = r->order;
+        p.norder = r->norder;
+        build_stmt(&p, 0, &r->sql);
+        rc = run_anchor(r, 0, &r->sql, NULL);
+      } else if (!n->many) {
+        continue;
+      } else if (n->stream) {
+        rc = open_stream(r, i);
+        if (rc != ASSOC_OK) cur_close(db, &r->c);
+      } else {
+        rc = load_many(r, i, &r->sql);
+      }
+      if (rc != ASSOC_OK) {
+        r->done = -1;
+        return rc;
+      }
+    }
   }
-  assoc__clear_err(db);
+}
+
+int assoc_find_stream(assoc_db *db, const assoc_model *m,
+                      const assoc_select *req, const assoc_include *inc,
+                      int ninc, const assoc_eager_order *order, int norder,
+                      assoc_result **out) {
+  if (out == NULL)
+    return db != NULL && db->sq != NULL
+               ? assoc__err(db, ASSOC_MISUSE, "assoc_find_stream: no out")
+               : ASSOC_CLOSED;
+  return find_start(db, m, req, inc, ninc, order, norder, 1, out);
+}
+
+int assoc_result_streamed(const assoc_result *r, int node) {
+  return r != NULL && node > 0 && node < r->nnodes && r->nodes[node].stream;
+}
+
+int assoc_find_all(assoc_db *db, const assoc_model *m, const assoc_select *req,
+                   const assoc_include *inc, int ninc,
+                   const assoc_eager_order *order, int norder,
+                   assoc_result **out) {
+  assoc_result *r;
+  int rc, node;
+  int64_t prow;
+  const assoc_value *vals;
+  if (out != NULL) *out = NULL;
+  if ((rc = check_db(db, m)) != ASSOC_OK) return rc;
+  if (out == NULL) return assoc__err(db, ASSOC_MISUSE, "assoc_find_all: no out");
+  rc = find_start(db, m, req, inc, ninc, order, norder, 0, &r);
+  if (rc != ASSOC_OK) return rc;
+  rc = assoc_result_step(r, &node, &prow, &vals); /* nothing is streamed */
+  if (rc != ASSOC_DONE) {
+    assoc_result_free(r);
+    return rc == ASSOC_ROW ? assoc__err(db, ASSOC_MISUSE, "eager: a row") : rc;
+  }
   *out = r;
   return ASSOC_OK;
 }

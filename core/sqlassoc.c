@@ -5,7 +5,15 @@
  * Every list of targets is bound as ONE parameter holding a JSON array and
  * read back with `IN (SELECT value FROM json_each(?))`, so the SQL text of
  * an accessor never depends on the list's length: it comes from the
- * statement cache and no variable limit applies.  With per-target through
+ * statement cache and no variable limit applies.  The accessor forms the
+ * bindings call (assoc_rel_has_one, _add_one, _remove_one, _count_fast)
+ * bind ONE target as itself and compare with `= ?` instead: the same
+ * statements, without JSON nor json_each's ephemeral tables (has,
+ * hasMany add/remove, belongsToMany remove, and the belongsToMany upsert
+ * when every through cell is given: INSERT ... VALUES (...) ON CONFLICT
+ * ...); and count a belongsToMany with count(*) rather than count(DISTINCT
+ * target key) where the junction's (fk, ok) and the target key are unique
+ * (no pair can repeat).  With per-target through
  * values the array holds one array per target, [key, v1, v2, ...], read
  * with json_extract(value, '$[i]').  The JSON text is written here (numbers,
  * strings; BLOB keys and non-finite numbers are refused).
@@ -154,6 +162,48 @@ static int json_list(assoc_db *db, const assoc_assoc *a, assoc_sql *js,
   return ASSOC_OK;
 }
 
+/* The checks json_list makes of a list of one target (and its through
+ * cells, ntattrs of them), with the same messages, for the statements that
+ * bind a single target as itself. */
+static int json_check(assoc_sql *js, const assoc_value *v, const char *what) {
+  if (v->type == ASSOC_V_BLOB ||
+      (v->type == ASSOC_V_REAL && !isfinite(v->u.r)) ||
+      (v->type != ASSOC_V_NULL && v->type != ASSOC_V_INT &&
+       v->type != ASSOC_V_REAL && v->type != ASSOC_V_TEXT))
+    json_value(js, v, what); /* records the error */
+  return js->rc;
+}
+
+static int one_target_ok(assoc_db *db, const assoc_assoc *a,
+                         const assoc_value *t, int ntattrs,
+                         const assoc_value *tvals, const char *what) {
+  assoc_sql js;
+  int k, rc = ASSOC_OK;
+  if (t == NULL || (ntattrs > 0 && tvals == NULL))
+    return assoc__err(db, ASSOC_MISUSE, "%s: bad target list", what);
+  if (!assoc__value_ok(t))
+    return assoc__err(db, ASSOC_MISUSE, "%s: bad target #%d (type %d)", what,
+                      1, (int)t->type);
+  if (t->type == ASSOC_V_NULL)
+    return assoc__err(db, ASSOC_MISUSE, "%s: target #%d is null (%s.%s)",
+                      what, 1, a->target->name,
+                      a->target->attrs[a->tgt_attr].name);
+  assoc_sql_init(&js);
+  rc = json_check(&js, t, what);
+  for (k = 0; k < ntattrs && rc == ASSOC_OK; k++) {
+    if (!assoc__value_ok(&tvals[k])) {
+      assoc_sql_free(&js);
+      return assoc__err(db, ASSOC_MISUSE,
+                        "%s: bad through value #%d of target #%d", what, k + 1,
+                        1);
+    }
+    rc = json_check(&js, &tvals[k], what);
+  }
+  if (rc != ASSOC_OK) rc = assoc__err(db, js.rc, "%s", js.errmsg);
+  assoc_sql_free(&js);
+  return rc;
+}
+
 /* ---- SQL pieces ------------------------------------------------------------------- */
 
 /* "q"."col" (q NULL: "col"). */
@@ -219,6 +269,15 @@ static void alive_cond(assoc_sql *s, const char *q, const assoc_model *m,
 /* The key expression of a JSON list element. */
 static const char *key_expr(int ntattrs) {
   return ntattrs > 0 ? "json_extract(value, '$[0]')" : "value";
+}
+
+/* AND `col = ?` for a single target (never NULL: one_target_ok). */
+static void one_cond(assoc_sql *s, const char *q, const assoc_model *m,
+                     int attr, const assoc_value *v, int *first) {
+  and_(s, first);
+  qcol(s, q, m, attr);
+  assoc__sql_appendz(s, " = ");
+  bind_q(s, v);
 }
 
 /* AND `col IN (SELECT key FROM json_each(?))` (or NOT IN). */
@@ -331,6 +390,17 @@ static int run_scalar(assoc_db *db, const assoc_sql *s, int64_t *out) {
 }
 
 /* ---- reads ------------------------------------------------------------------- */
+
+/* Can a belongsToMany join yield a target twice?  Not when the junction's
+ * (fk, ok) is unique (a->upsert) and so is the target key: then count(*)
+ * counts distinct targets. */
+static int pairs_unique(const assoc_assoc *a) {
+  const assoc_model *T = a->target;
+  unsigned f;
+  if (!a->upsert || a->target_key < 0 || a->target_key >= T->nattrs) return 0;
+  f = T->attrs[a->target_key].flags;
+  return (f & ASSOC_ATTR_UNIQUE) || ((f & ASSOC_ATTR_PK) && T->npk == 1);
+}
 
 static const assoc_select no_req = {NULL, 0, NULL, NULL, 0, -1, 0, 0};
 
@@ -472,9 +542,10 @@ int assoc_rel_count(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   return assoc_rel_count_v2(db, a, src, req, NULL, out);
 }
 
-int assoc_rel_count_v2(assoc_db *db, const assoc_assoc *a,
-                       const assoc_value *src, const assoc_select *req,
-                       const assoc_through_req *through, int64_t *out) {
+static int rel_count(assoc_db *db, const assoc_assoc *a,
+                     const assoc_value *src, const assoc_select *req,
+                     const assoc_through_req *through, int64_t *out,
+                     int fast) {
   assoc_sql local, *s;
   const assoc_where *twhere = NULL;
   int rc, first = 1;
@@ -490,7 +561,7 @@ int assoc_rel_count_v2(assoc_db *db, const assoc_assoc *a,
     twhere = through->where;
   }
   s = assoc__scratch_get(db, &local);
-  if (is_btm(a)) {
+  if (is_btm(a) && !(fast && pairs_unique(a))) {
     assoc__sql_appendz(s, "SELECT count(DISTINCT ");
     qcol(s, a->target->table, a->target, a->target_key);
     assoc__sql_append(s, ")", 1);
@@ -507,8 +578,20 @@ int assoc_rel_count_v2(assoc_db *db, const assoc_assoc *a,
   return ASSOC_OK;
 }
 
-int assoc_rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
-                  const assoc_value *targets, int n, int *all) {
+int assoc_rel_count_v2(assoc_db *db, const assoc_assoc *a,
+                       const assoc_value *src, const assoc_select *req,
+                       const assoc_through_req *through, int64_t *out) {
+  return rel_count(db, a, src, req, through, out, 0);
+}
+
+int assoc_rel_count_fast(assoc_db *db, const assoc_assoc *a,
+                         const assoc_value *src, const assoc_select *req,
+                         const assoc_through_req *through, int64_t *out) {
+  return rel_count(db, a, src, req, through, out, 1);
+}
+
+static int rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                   const assoc_value *targets, int n, int *all, int fast) {
   assoc_sql local, *s, js;
   assoc_value json;
   const char *q;
@@ -517,6 +600,27 @@ int assoc_rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   if (all != NULL) *all = 0;
   if ((rc = check(db, a, "has")) != ASSOC_OK) return rc;
   if ((rc = check_src(db, a, src, "has")) != ASSOC_OK) return rc;
+  if (fast && n == 1) {
+    /* SELECT EXISTS (SELECT 1 FROM <link> WHERE <conds> AND tk = ?) */
+    if ((rc = one_target_ok(db, a, targets, 0, NULL, "has")) != ASSOC_OK)
+      return rc;
+    q = tq(a);
+    s = assoc__scratch_get(db, &local);
+    assoc__sql_appendz(s, "SELECT EXISTS (SELECT 1");
+    from_link(s, a, src, NULL, &first);
+    target_conds(s, a, NULL, 0, &first);
+    and_(s, &first);
+    qcol(s, q, a->target, a->tgt_attr);
+    assoc__sql_appendz(s, " = ");
+    bind_q(s, &targets[0]);
+    assoc__sql_append(s, ")", 1);
+    rc = run_scalar(db, s, &ok);
+    assoc__scratch_put(db, s);
+    if (rc != ASSOC_OK) return rc;
+    if (all != NULL) *all = ok != 0;
+    assoc__clear_err(db);
+    return ASSOC_OK;
+  }
   assoc_sql_init(&js);
   rc = json_list(db, a, &js, targets, n, 0, NULL, NULL, "has");
   if (rc != ASSOC_OK) {
@@ -548,6 +652,17 @@ int assoc_rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   if (all != NULL) *all = ok != 0;
   assoc__clear_err(db);
   return ASSOC_OK;
+}
+
+int assoc_rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                  const assoc_value *targets, int n, int *all) {
+  return rel_has(db, a, src, targets, n, all, 0);
+}
+
+int assoc_rel_has_one(assoc_db *db, const assoc_assoc *a,
+                      const assoc_value *src, const assoc_value *target,
+                      int *yes) {
+  return rel_has(db, a, src, target, 1, yes, 1);
 }
 
 /* ---- writes: hasMany / hasOne -------------------------------------------------------- */
@@ -758,7 +873,8 @@ static void old_join(assoc_sql *s, const assoc_assoc *a,
 static void btm_insert_head(assoc_sql *s, const assoc_assoc *a,
                             const assoc_value *src, const int *tattrs,
                             int ntattrs, const char *key, const char *row,
-                            const assoc_value *now, int keep, int old) {
+                            const assoc_value *now, int keep, int old,
+                            const assoc_value *one, const assoc_value *onev) {
   const assoc_model *J = a->through;
   int i, cr = J->special[ASSOC_COL_CREATED], up = J->special[ASSOC_COL_UPDATED];
   assoc__sql_appendz(s, "INSERT INTO ");
@@ -783,13 +899,19 @@ static void btm_insert_head(assoc_sql *s, const assoc_assoc *a,
     assoc__sql_append(s, ", ", 2);
     qcol(s, NULL, J, up);
   }
-  assoc__sql_appendz(s, ") SELECT ");
+  assoc__sql_appendz(s, one ? ") VALUES (" : ") SELECT ");
   bind_q(s, src);
   assoc__sql_append(s, ", ", 2);
-  assoc__sql_appendz(s, key);
+  if (one)
+    bind_q(s, one);
+  else
+    assoc__sql_appendz(s, key);
   for (i = 0; i < ntattrs; i++) {
     assoc__sql_append(s, ", ", 2);
-    cell_value(s, J, row, i + 1, tattrs[i], keep, old);
+    if (one)
+      bind_q(s, &onev[i]);
+    else
+      cell_value(s, J, row, i + 1, tattrs[i], keep, old);
   }
   for (i = 0; i < a->nthrough_scope; i++) {
     assoc__sql_append(s, ", ", 2);
@@ -803,6 +925,7 @@ static void btm_insert_head(assoc_sql *s, const assoc_assoc *a,
     assoc__sql_append(s, ", ", 2);
     bind_q(s, now);
   }
+  if (one) assoc__sql_append(s, ")", 1);
 }
 
 /* The upsert (junction with a unique (fk, ok)): one statement.  It revives
@@ -812,21 +935,26 @@ static void btm_insert_head(assoc_sql *s, const assoc_assoc *a,
 static void btm_upsert_sql(assoc_sql *s, const assoc_assoc *a,
                            const assoc_value *src, const int *tattrs,
                            int ntattrs, const assoc_value *json,
-                           const assoc_value *now, int keep) {
+                           const assoc_value *now, int keep,
+                           const assoc_value *one, const assoc_value *onev) {
   static const char lkey[] = "json_extract(\"assoc_l\".\"value\", '$[0]')";
   const assoc_model *J = a->through;
   int i, up = J->special[ASSOC_COL_UPDATED], del = J->special[ASSOC_COL_DELETED];
   int paranoid = j_paranoid(J);
-  if (keep) {
+  if (one) { /* one target, every cell given */
+    btm_insert_head(s, a, src, tattrs, ntattrs, NULL, NULL, now, 0, 0, one,
+                    onev);
+    assoc__sql_appendz(s, " ON CONFLICT (");
+  } else if (keep) {
     btm_insert_head(s, a, src, tattrs, ntattrs, lkey, "\"assoc_l\".\"value\"",
-                    now, 1, 1);
+                    now, 1, 1, NULL, NULL);
     assoc__sql_appendz(s, " FROM json_each(?) AS \"assoc_l\"");
     assoc__sql_bind(s, json);
     old_join(s, a, src, tattrs, ntattrs, lkey, 1);
     assoc__sql_appendz(s, " WHERE true ON CONFLICT (");
   } else {
     btm_insert_head(s, a, src, tattrs, ntattrs, key_expr(ntattrs), "value",
-                    now, 0, 0);
+                    now, 0, 0, NULL, NULL);
     assoc__sql_appendz(s, " FROM json_each(?) WHERE true ON CONFLICT (");
     assoc__sql_bind(s, json);
   }
@@ -880,7 +1008,7 @@ static void btm_insert_missing_sql(assoc_sql *s, const assoc_assoc *a,
   const assoc_model *J = a->through;
   int i, first = 1;
   btm_insert_head(s, a, src, tattrs, ntattrs, jv, jr, now, keep,
-                  keep && match);
+                  keep && match, NULL, NULL);
   assoc__sql_appendz(s, " FROM (SELECT ");
   assoc__sql_appendz(s, key_expr(ntattrs));
   assoc__sql_appendz(s, " AS \"v\", value AS \"r\" FROM json_each(?) "
@@ -977,6 +1105,8 @@ typedef void (*build_fn)(assoc_sql *s, void *ctx);
 typedef struct wctx {
   const assoc_assoc *a;
   const assoc_value *src, *json, *now, *target;
+  const assoc_value *one, *onev; /* a single target bound as itself, and its
+                                    through cells (ntattrs) */
   const int *tattrs;
   int ntattrs;
   int keep; /* some through cell is kept (not given) */
@@ -1003,14 +1133,24 @@ static int run_steps(assoc_db *db, build_fn *steps, int nsteps, wctx *w) {
 
 static void step_hm_add(assoc_sql *s, void *p) {
   wctx *w = p;
-  hm_add_sql(s, w->a, w->src, w->json, w->now);
+  int first = 1;
+  if (!w->one) {
+    hm_add_sql(s, w->a, w->src, w->json, w->now);
+    return;
+  }
+  link_update(s, w->a, w->src, w->now);
+  one_cond(s, NULL, w->a->target, w->a->tgt_attr, w->one, &first);
+  alive_cond(s, NULL, w->a->target, &first);
 }
 
 static void step_hm_remove(assoc_sql *s, void *p) {
   wctx *w = p;
   int first = 1;
   unlink_start(s, w->a, w->src, w->now, &first);
-  in_list(s, NULL, w->a->target, w->a->tgt_attr, w->json, 0, 0, &first);
+  if (w->one)
+    one_cond(s, NULL, w->a->target, w->a->tgt_attr, w->one, &first);
+  else
+    in_list(s, NULL, w->a->target, w->a->tgt_attr, w->json, 0, 0, &first);
 }
 
 static void step_hm_unlink_others(assoc_sql *s, void *p) {
@@ -1045,7 +1185,7 @@ static void step_btm_add(assoc_sql *s, void *p) {
   wctx *w = p;
   if (w->a->upsert)
     btm_upsert_sql(s, w->a, w->src, w->tattrs, w->ntattrs, w->json, w->now,
-                   w->keep);
+                   w->keep, w->one, w->onev);
   else
     btm_insert_missing_sql(s, w->a, w->src, w->tattrs, w->ntattrs, w->json,
                            w->now, w->keep, 0);
@@ -1069,7 +1209,10 @@ static void step_btm_remove(assoc_sql *s, void *p) {
   wctx *w = p;
   int first = 1;
   j_unlink_start(s, w->a, w->src, w->now, &first);
-  in_list(s, NULL, w->a->through, w->a->other_key, w->json, 0, 0, &first);
+  if (w->one)
+    one_cond(s, NULL, w->a->through, w->a->other_key, w->one, &first);
+  else
+    in_list(s, NULL, w->a->through, w->a->other_key, w->json, 0, 0, &first);
 }
 
 /* set: delete (soft-delete on a paranoid junction) the links not in the
@@ -1103,7 +1246,8 @@ static int write_prep(assoc_db *db, const assoc_assoc *a,
                       const assoc_value *src, const assoc_value *targets,
                       int n, const int *tattrs, int ntattrs,
                       const assoc_value *tvals, const unsigned char *tkeep,
-                      const char *what, assoc_sql *js, assoc_value *json) {
+                      const char *what, assoc_sql *js, assoc_value *json,
+                      int one) {
   int rc;
   if ((rc = check(db, a, what)) != ASSOC_OK) return rc;
   if (a->kind != ASSOC_HAS_MANY && a->kind != ASSOC_BELONGS_TO_MANY)
@@ -1117,6 +1261,7 @@ static int write_prep(assoc_db *db, const assoc_assoc *a,
                       a->source->name, a->source->attrs[a->src_attr].name);
   if ((rc = check_tattrs(db, a, tattrs, ntattrs, what)) != ASSOC_OK)
     return rc;
+  if (one) return one_target_ok(db, a, targets, ntattrs, tvals, what);
   rc = json_list(db, a, js, targets, n, ntattrs, tvals, tkeep, what);
   if (rc != ASSOC_OK) return rc;
   json->type = ASSOC_V_TEXT;
@@ -1149,19 +1294,24 @@ int assoc_rel_add(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                           NULL);
 }
 
-int assoc_rel_add_v2(assoc_db *db, const assoc_assoc *a,
-                     const assoc_value *src, const assoc_value *targets, int n,
-                     const int *tattrs, int ntattrs, const assoc_value *tvals,
-                     const unsigned char *tkeep) {
+static int rel_add(assoc_db *db, const assoc_assoc *a,
+                   const assoc_value *src, const assoc_value *targets, int n,
+                   const int *tattrs, int ntattrs, const assoc_value *tvals,
+                   const unsigned char *tkeep, int fast) {
   assoc_sql js;
   assoc_value json, now;
   char nowbuf[25];
   build_fn steps[2];
-  int rc, k = 0;
+  int rc, k = 0, keep = any_kept(tkeep, n, ntattrs);
+  /* one target bound as itself: hasMany, or a belongsToMany upsert with
+   * every through cell given */
+  int one = fast && n == 1 &&
+            (a->kind == ASSOC_HAS_MANY ||
+             (a->kind == ASSOC_BELONGS_TO_MANY && a->upsert && !keep));
   wctx w;
   assoc_sql_init(&js);
   rc = write_prep(db, a, src, targets, n, tattrs, ntattrs, tvals, tkeep, "add",
-                  &js, &json);
+                  &js, &json, one);
   if (rc != ASSOC_OK || n == 0) {
     assoc_sql_free(&js);
     if (rc == ASSOC_OK) assoc__clear_err(db);
@@ -1175,8 +1325,12 @@ int assoc_rel_add_v2(assoc_db *db, const assoc_assoc *a,
   w.now = &now;
   w.tattrs = tattrs;
   w.ntattrs = ntattrs;
-  w.keep = any_kept(tkeep, n, ntattrs);
+  w.keep = keep;
   w.n = n;
+  if (one) {
+    w.one = &targets[0];
+    w.onev = tvals;
+  }
   if (a->kind == ASSOC_HAS_MANY) {
     steps[k++] = step_hm_add;
   } else {
@@ -1188,17 +1342,32 @@ int assoc_rel_add_v2(assoc_db *db, const assoc_assoc *a,
   return rc;
 }
 
-int assoc_rel_remove(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
-                     const assoc_value *targets, int n) {
+int assoc_rel_add_v2(assoc_db *db, const assoc_assoc *a,
+                     const assoc_value *src, const assoc_value *targets, int n,
+                     const int *tattrs, int ntattrs, const assoc_value *tvals,
+                     const unsigned char *tkeep) {
+  return rel_add(db, a, src, targets, n, tattrs, ntattrs, tvals, tkeep, 0);
+}
+
+int assoc_rel_add_one(assoc_db *db, const assoc_assoc *a,
+                      const assoc_value *src, const assoc_value *target,
+                      const int *tattrs, int ntattrs, const assoc_value *tvals,
+                      const unsigned char *tkeep) {
+  return rel_add(db, a, src, target, 1, tattrs, ntattrs, tvals, tkeep, 1);
+}
+
+static int rel_remove(assoc_db *db, const assoc_assoc *a,
+                      const assoc_value *src, const assoc_value *targets,
+                      int n, int fast) {
   assoc_sql js;
   assoc_value json, now;
   char nowbuf[25];
   build_fn step;
-  int rc;
+  int rc, one = fast && n == 1;
   wctx w;
   assoc_sql_init(&js);
   rc = write_prep(db, a, src, targets, n, NULL, 0, NULL, NULL, "remove", &js,
-                  &json);
+                  &json, one);
   if (rc != ASSOC_OK || n == 0) {
     assoc_sql_free(&js);
     if (rc == ASSOC_OK) assoc__clear_err(db);
@@ -1211,10 +1380,21 @@ int assoc_rel_remove(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   w.json = &json;
   w.now = &now;
   w.n = n;
+  if (one) w.one = &targets[0];
   step = a->kind == ASSOC_HAS_MANY ? step_hm_remove : step_btm_remove;
   rc = run_steps(db, &step, 1, &w);
   assoc_sql_free(&js);
   return rc;
+}
+
+int assoc_rel_remove(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
+                     const assoc_value *targets, int n) {
+  return rel_remove(db, a, src, targets, n, 0);
+}
+
+int assoc_rel_remove_one(assoc_db *db, const assoc_assoc *a,
+                         const assoc_value *src, const assoc_value *target) {
+  return rel_remove(db, a, src, target, 1, 1);
 }
 
 int assoc_rel_set(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
@@ -1236,7 +1416,7 @@ int assoc_rel_set_v2(assoc_db *db, const assoc_assoc *a,
   wctx w;
   assoc_sql_init(&js);
   rc = write_prep(db, a, src, targets, n, tattrs, ntattrs, tvals, tkeep, "set",
-                  &js, &json);
+                  &js, &json, 0);
   if (rc != ASSOC_OK) {
     assoc_sql_free(&js);
     return rc;

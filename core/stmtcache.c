@@ -160,6 +160,7 @@ int assoc__stmt_get(assoc_db *db, const char *sql, size_t len, unsigned flags,
   n = malloc(sizeof *n + len + 1);
   if (n == NULL) return assoc__err(db, ASSOC_NOMEM, "out of memory");
   memset(n, 0, sizeof *n);
+  n->rows.last = -1; /* no run yet (assoc_rows_expect) */
   memcpy(n->sql, sql, len);
   n->sql[len] = '\0';
   n->len = len;

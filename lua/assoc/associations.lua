@@ -18,6 +18,7 @@ local util = require "assoc.util"
 
 local null = core.null
 local STATE = instance.STATE
+local is_new = instance.is_new
 local show = util.show
 
 local function fail(fmt, ...)
@@ -272,7 +273,7 @@ end
 -- The value identifying the link on the source instance: its sourceKey (hasOne, hasMany,
 -- belongsToMany), which must be set on a saved instance.
 local function source_value(A, self, acc)
-  if rawget(self, STATE) == nil then
+  if is_new(self) then
     fail("%s.%s: the %s instance is not saved yet; save it first", A.source.name, acc,
       A.source.name)
   end
@@ -282,6 +283,50 @@ local function source_value(A, self, acc)
       A._sourceAttr)
   end
   return v
+end
+
+-- The source value of a call on `self` when self is a saved instance of A.source, with a
+-- value for A._sourceAttr, on an open db -- the common case, checked in one go -- else nil
+-- (then the accessor takes its general path, which raises what is wrong).
+local function quick_source(A, self)
+  if type(self) ~= "table" then return nil end
+  local mt = getmetatable(self)
+  if type(mt) ~= "table" or rawget(mt, "model") ~= A.source or A.source._db._closed then
+    return nil
+  end
+  if rawget(self, STATE) == nil and rawget(mt, 0) == nil then return nil end   -- new
+  local v = rawget(self, A._sourceAttr)
+  if v == null then return nil end
+  return v
+end
+
+-- The target value of v when v is a saved instance of A.target with a value for
+-- A._targetAttr (and the instance), or a string or finite number key; else nil (the
+-- general path, target_value, raises what is wrong).
+local function quick_target(A, v)
+  local t = type(v)
+  if t == "table" then
+    local mt = getmetatable(v)
+    if type(mt) ~= "table" or rawget(mt, "model") ~= A.target then return nil end
+    if rawget(v, STATE) == nil and rawget(mt, 0) == nil then return nil end   -- new
+    local x = rawget(v, A._targetAttr)
+    if x == null then return nil end
+    return x, v
+  end
+  if t == "string" or (t == "number" and v == v and v ~= math.huge and v ~= -math.huge) then
+    return v
+  end
+  return nil
+end
+
+-- The error of a core call that raised: AssociationErrors get the accessor's name in front.
+local function core_error(A, acc, err)
+  if errors.is_error(err) and err.name == "AssociationError" and type(err.message) == "string"
+  then
+    local prefix = A.source.name .. "." .. acc .. ": "
+    if err.message:sub(1, #prefix) ~= prefix then err.message = prefix .. err.message end
+  end
+  error(err, 0)
 end
 
 -- The target-attribute value of one target argument v (an instance of the target model or a
@@ -294,7 +339,7 @@ local function target_value(A, acc, v)
       fail("%s.%s: expected a %s instance or key value, got %s", A.source.name, acc, T.name,
         describe(v))
     end
-    if rawget(v, STATE) == nil then
+    if is_new(v) then
       fail("%s.%s: the %s instance is not saved yet; save it first", A.source.name, acc,
         T.name)
     end
@@ -365,28 +410,33 @@ end
 -- "missing": an existing link keeps its value, a new one gets the attribute's default.  The
 -- second result holds those defaults (an array parallel to `insts` of tables; only the
 -- attributes with a defaultValue, evaluated once per missing cell).
+local function check_through_key(A, J, acc, k)
+  if type(k) ~= "string" or not J.rawAttributes[k] then
+    fail("%s.%s: %s is not an attribute of the through model %s", A.source.name, acc, show(k),
+      J.name)
+  end
+  if k == A.foreignKey or k == A.otherKey then
+    fail("%s.%s: the through value %s is a key of %s, set by the association", A.source.name,
+      acc, show(k), J.name)
+  end
+end
+
 local function through_rows(A, acc, defaults, insts)
   local J = A.through
   local key = J.name
-  local keys = junction_keys(A)
-  local where_s = A.source.name .. "." .. acc
-  local function check(k)
-    if type(k) ~= "string" or not J.rawAttributes[k] then
-      fail("%s: %s is not an attribute of the through model %s", where_s, show(k), J.name)
-    end
-    if keys[k] then
-      fail("%s: the through value %s is a key of %s, set by the association", where_s, show(k),
-        J.name)
-    end
-  end
   if defaults ~= nil and not plain_table(defaults) then
-    fail("%s: option 'through' must be a table of %s attribute values, got %s", where_s,
-      J.name, describe(defaults))
+    fail("%s.%s: option 'through' must be a table of %s attribute values, got %s",
+      A.source.name, acc, J.name, describe(defaults))
   end
   local rows, union, any = {}, {}, false
-  for i, inst in ipairs(insts) do
+  for i = 1, #insts do
+    local inst = insts[i]
     local row = {}
-    for k, v in pairs(defaults or {}) do check(k); row[k] = v; union[k] = true; any = true end
+    if defaults ~= nil then
+      for k, v in pairs(defaults) do
+        check_through_key(A, J, acc, k); row[k] = v; union[k] = true; any = true
+      end
+    end
     local own = nil
     if inst then own = rawget(inst, key) end
     if own ~= nil then
@@ -402,35 +452,53 @@ local function through_rows(A, acc, defaults, insts)
           end
         end
       elseif plain_table(own) then
-        for k, v in pairs(own) do check(k); row[k] = v; union[k] = true; any = true end
+        for k, v in pairs(own) do
+          check_through_key(A, J, acc, k); row[k] = v; union[k] = true; any = true
+        end
       else
-        fail("%s: %s.%s must be a table of %s attribute values, got %s", where_s, A.target.name,
-          key, J.name, describe(own))
+        fail("%s.%s: %s.%s must be a table of %s attribute values, got %s", A.source.name, acc,
+          A.target.name, key, J.name, describe(own))
       end
     end
     rows[i] = row
   end
   if not any then return nil end
-  local dflts = {}
-  for i, row in ipairs(rows) do
-    local d = {}
-    for _, k in ipairs(util.sorted_keys(union)) do
-      if row[k] == nil then d[k] = J:_default(k) end
+  local dflts, ukeys = {}, nil
+  for i = 1, #rows do
+    local row, d = rows[i], {}
+    for k in pairs(union) do
+      if row[k] == nil then          -- a missing cell: its default, in name order
+        ukeys = ukeys or util.sorted_keys(union)
+        for _, u in ipairs(ukeys) do
+          if row[u] == nil then d[u] = J:_default(u) end
+        end
+        break
+      end
     end
     dflts[i] = d
   end
   return rows, dflts
 end
 
+-- The options of a call that gave none: one shared table, never written (accessors only
+-- read their options), so that a call without options allocates nothing for them.
+local NO_OPTIONS = {}
+
 -- Checks the options of an accessor against `allowed` and the transaction option.
 local function accessor_options(A, acc, opts, allowed)
+  if opts == nil then return NO_OPTIONS end
   local where_s = A.source.name .. "." .. acc
-  if opts == nil then return {} end
   if not plain_table(opts) then
     fail("%s: options must be a table, got %s", where_s, describe(opts))
   end
-  check_keys(where_s, "option", opts, allowed)
-  transaction.check_option(A.source._db, opts.transaction, where_s)
+  for k in pairs(opts) do
+    if not allowed[k] then
+      check_keys(where_s, "option", opts, allowed)   -- raises naming the first, sorted
+    end
+  end
+  if opts.transaction ~= nil then
+    transaction.check_option(A.source._db, opts.transaction, where_s)
+  end
   return opts
 end
 
@@ -452,24 +520,18 @@ end
 -- type, ...) get the accessor's name in front of their message ("User.addPost: Post.id must
 -- be an integer (got string)"); other errors pass as they are.
 local function core_call(A, acc, fn, ...)
-  local res = table.pack(pcall(fn, ...))
-  if res[1] then return table.unpack(res, 2, res.n) end
-  local err = res[2]
-  if errors.is_error(err) and err.name == "AssociationError" and type(err.message) == "string"
-  then
-    local prefix = A.source.name .. "." .. acc .. ": "
-    if err.message:sub(1, #prefix) ~= prefix then err.message = prefix .. err.message end
-  end
-  error(err, 0)
+  local ok, res = pcall(fn, ...)        -- the binding's accessors return one value or none
+  if ok then return res end
+  core_error(A, acc, res)
 end
 
 -- Sets the in-memory values of inst (and its snapshot, as they are now stored).
 local function stored(inst, values)
-  local snap = rawget(inst, STATE)
+  local M = instance.model_of(inst)
   for k, v in pairs(values) do
     if v == null then v = nil end
     rawset(inst, k, v)
-    if snap then snap[k] = util.deep_copy(v) end
+    instance.snap_set(M, inst, k, util.deep_copy(v))
   end
 end
 
@@ -623,10 +685,31 @@ end
 
 local function make_get_many(A, acc)
   local btm = A.associationType == "BelongsToMany"
+  -- The requests of a call without options, made on the first such call: the same every
+  -- time (the binding only reads them).
+  local plain_req, plain_through
   return function(self, opts)
+    if opts == nil and plain_req ~= nil then     -- the common call, checked in one go
+      local src = quick_source(A, self)
+      if src ~= nil then
+        local core = A._core
+        local ok, res = pcall(core.get, core, src, plain_req, A.target._mt, STATE,
+          plain_through)
+        if ok then return res end
+        core_error(A, acc, res)
+      end
+    end
     check_source(A, self, acc)
     opts = accessor_options(A, acc, opts, btm and GET_BTM or GET_MANY)
     local src = source_value(A, self, acc)
+    if opts == NO_OPTIONS then
+      if plain_req == nil then
+        plain_req = get_request(A, acc, opts)
+        plain_through = btm and through_request(A, acc, opts, nil) or nil
+      end
+      return core_call(A, acc, A._core.get, A._core, src, plain_req, A.target._mt, STATE,
+        plain_through)
+    end
     local req = get_request(A, acc, opts)
     local through = btm and through_request(A, acc, opts, opts.raw) or nil
     if opts.include ~= nil then
@@ -661,9 +744,22 @@ end
 local COUNT_OPTIONS = util.set { "where", "paranoid", "transaction" }
 local COUNT_BTM = util.set { "where", "paranoid", "transaction", "through" }
 
+local PLAIN_COUNT = { withDeleted = false }   -- the request of a count without options
+
 local function make_count(A, acc)
   local btm = A.associationType == "BelongsToMany"
   return function(self, opts)
+    if opts == nil then
+      local src = quick_source(A, self)
+      if src == nil then
+        check_source(A, self, acc)
+        src = source_value(A, self, acc)
+      end
+      local core = A._core
+      local ok, res = pcall(core.count, core, src, PLAIN_COUNT)
+      if ok then return res end
+      core_error(A, acc, res)
+    end
     check_source(A, self, acc)
     opts = accessor_options(A, acc, opts, btm and COUNT_BTM or COUNT_OPTIONS)
     local src = source_value(A, self, acc)
@@ -693,11 +789,33 @@ end
 
 local TX_ONLY = util.set { "transaction" }
 
+-- The target of a singular accessor call (hasX, addX, removeX): its key value, checked
+-- (the binding takes one value where it takes a list), and the instance when it is one.
+local function single_target(A, acc, target)
+  if target == nil or target == null then
+    fail("%s.%s: expected a %s instance or key value, got nothing", A.source.name, acc,
+      A.target.name)
+  end
+  return target_value(A, acc, target)
+end
+
 local function make_has(A, acc, many)
   return function(self, targets, opts)
+    if opts == nil and not many then              -- the common call, checked in one go
+      local src, v = quick_source(A, self), quick_target(A, targets)
+      if src ~= nil and v ~= nil then
+        local core = A._core
+        local ok, res = pcall(core.has, core, src, v)
+        if ok then return res end
+        core_error(A, acc, res)
+      end
+    end
     check_source(A, self, acc)
     opts = accessor_options(A, acc, opts, TX_ONLY)
     local src = source_value(A, self, acc)
+    if not many then
+      return core_call(A, acc, A._core.has, A._core, src, (single_target(A, acc, targets)))
+    end
     local values = target_args(A, acc, targets, many)
     if #values == 0 then return true end
     return core_call(A, acc, A._core.has, A._core, src, values)
@@ -711,9 +829,18 @@ local ADD_BTM = util.set { "transaction", "through" }
 local function make_add(A, acc, many)
   local btm = A.associationType == "BelongsToMany"
   return function(self, targets, opts)
-    check_source(A, self, acc)
+    local src = quick_source(A, self)           -- nil: the checks below, in their order
+    if src == nil then check_source(A, self, acc) end
     opts = accessor_options(A, acc, opts, btm and ADD_BTM or ADD_OPTIONS)
-    local src = source_value(A, self, acc)
+    if src == nil then src = source_value(A, self, acc) end
+    if not many then
+      local v, inst = quick_target(A, targets)
+      if v == nil then v, inst = single_target(A, acc, targets) end
+      local rows, dflts
+      if btm then rows, dflts = through_rows(A, acc, opts.through, { inst or false }) end
+      core_call(A, acc, A._core.add, A._core, src, v, rows, dflts)
+      return self
+    end
     local values, insts = target_args(A, acc, targets, many)
     local rows, dflts
     if btm then rows, dflts = through_rows(A, acc, opts.through, insts) end
@@ -725,9 +852,22 @@ end
 
 local function make_remove(A, acc, many)
   return function(self, targets, opts)
+    if opts == nil and not many then              -- the common call, checked in one go
+      local src, v = quick_source(A, self), quick_target(A, targets)
+      if src ~= nil and v ~= nil then
+        local core = A._core
+        local ok, res = pcall(core.remove, core, src, v)
+        if ok then return self end
+        core_error(A, acc, res)
+      end
+    end
     check_source(A, self, acc)
     opts = accessor_options(A, acc, opts, TX_ONLY)
     local src = source_value(A, self, acc)
+    if not many then
+      core_call(A, acc, A._core.remove, A._core, src, (single_target(A, acc, targets)))
+      return self
+    end
     local values = target_args(A, acc, targets, many)
     if #values == 0 then return self end
     core_call(A, acc, A._core.remove, A._core, src, values)
@@ -792,7 +932,7 @@ local SET_ONE_OPTIONS = util.set { "transaction", "save", "hooks", "validate", "
 local function belongs_set(A, acc, self, target, opts)
   local value = null
   if target ~= nil and target ~= null then value = (target_value(A, acc, target)) end
-  if opts.save ~= false and rawget(self, STATE) == nil then
+  if opts.save ~= false and is_new(self) then
     fail("%s.%s: the %s instance is not saved yet; save it first (or pass save = false)",
       A.source.name, acc, A.source.name)
   end
@@ -838,7 +978,7 @@ local function make_create_one(A, acc)
     opts = accessor_options(A, acc, opts, CREATE_OPTIONS)
     local T = A.target
     if belongs then
-      if rawget(self, STATE) == nil then
+      if is_new(self) then
         fail("%s.%s: the %s instance is not saved yet; save it first", A.source.name, acc,
           A.source.name)
       end
@@ -984,5 +1124,9 @@ function Model:getAssociations(T)
   end
   return out
 end
+
+-- Eager loading is loaded with the associations (it needs them), not on the first findAll
+-- with an include: that call should not pay for compiling a module.
+require "assoc.include"
 
 return { Association = Association, associate = associate }

@@ -59,6 +59,7 @@ end
 
 -- True when any of the given hook names has a hook.
 function hooks.any(registry, ...)
+  if next(registry) == nil then return false end   -- no hook was ever added
   for i = 1, select("#", ...) do
     local list = registry[select(i, ...)]
     if list and #list > 0 then return true end

@@ -592,7 +592,7 @@ local function split_values(M, v, nodes, where_s)
   for _, n in ipairs(nodes) do by_as[n.as] = n end
   local own, nested = {}, {}
   if instance.model_of(v) == M then
-    if rawget(v, STATE) ~= nil then
+    if not instance.is_new(v) then
       fail("%s: %s is already saved; create with include makes new rows only", where_s,
         tostring(v))
     end

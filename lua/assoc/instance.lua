@@ -16,11 +16,12 @@ local validate = require "assoc.validate"
 
 local null = core.null
 local deep_copy, deep_equal = util.deep_copy, util.deep_equal
+local snapbase = core.snapbase
 
 local instance = {}
 
--- Private keys: the snapshot of the values as last loaded or saved, and the set of attribute
--- names marked changed by changed(name, true).
+-- Private keys: the snapshot of the values as last loaded or saved (STATE: see "Snapshots"
+-- below), and the set of attribute names marked changed by changed(name, true).
 local STATE = setmetatable({}, { __tostring = function() return "assoc.instance.STATE" end })
 local FORCED = setmetatable({}, { __tostring = function() return "assoc.instance.FORCED" end })
 instance.STATE = STATE
@@ -50,19 +51,134 @@ local function value(inst, name)
   return v
 end
 
+-- ---- Snapshots ------------------------------------------------------------------------------
+-- inst[STATE] is nil for a new record; else it holds the values as last loaded or saved, in
+-- one of two forms:
+--   * a table of the values by attribute name (what snapshot() below makes; saved records);
+--   * a store shared by up to 256 rows (bindings/lassoc.h, lsnap): an array whose [0] is a
+--     layout (attribute name -> 1-based attribute index) and [-1] a stride, holding for each
+--     row, from its base b, the row's address at [b] and the value of attribute i at [b + i]
+--     (core.snapbase finds b).  Rows loaded by the binding (and saved by bulkCreate) get
+--     these, and the store is their METATABLE (it has the fields of M._mt): such a row has
+--     no STATE key at all, its values' slots and no table of its own.
+-- inst[STATE], when set, wins over a store metatable.  A record is new when it has neither
+-- (is_new).
+-- A store is read through the layout it was made with (the model's attributes can change
+-- later, when an association adds a foreign key); snap_set moves a row whose layout lacks
+-- the attribute into a table of its own.  Every read and write of a snapshot goes through
+-- the helpers below.
+
+-- The layout of M's stores (its current attributes), built by set_layout; the binding finds
+-- it as M._mt.layout (and lists there, at [-1], the metatable fields it copies into stores).
+function instance.set_layout(M)
+  local layout = {}
+  for i, name in ipairs(M._names) do layout[name] = i end
+  M._layout = layout
+  if M._mt then M._mt.layout = layout end
+  return layout
+end
+
+-- The store inst's metatable is, if it is one (a row loaded into a shared store).
+local function store_mt(inst)
+  local mt = getmetatable(inst)
+  if type(mt) == "table" and rawget(mt, 0) ~= nil then return mt end
+  return nil
+end
+
+-- Is inst a new record (never loaded nor saved)?
+local function is_new(inst)
+  return rawget(inst, STATE) == nil and store_mt(inst) == nil
+end
+instance.is_new = is_new
+
+-- The snapshot of inst as (st, base, layout): layout nil for the by-name form; st nil for
+-- a new record.
+local function snap_parts(inst)
+  local st = rawget(inst, STATE)
+  if st == nil then
+    st = store_mt(inst)
+    if st == nil then return nil, 0, nil end
+  end
+  local layout = rawget(st, 0)
+  if layout == nil then return st, 0, nil end
+  local base = snapbase(st, inst)
+  if base == nil then return nil, 0, nil end   -- not this row's store (cannot happen)
+  return st, base, layout
+end
+
+-- The snapshot value of attribute name (nil: NULL, not loaded, or no snapshot).
+local function snap_get(inst, name)
+  local st, base, layout = snap_parts(inst)
+  if st == nil then return nil end
+  if layout == nil then return st[name] end
+  local i = layout[name]
+  if i == nil then return nil end
+  return st[base + i]
+end
+instance.snap_get = snap_get
+
+-- Sets the snapshot value of attribute name to v (a no-op for a new record).
+local function snap_set(M, inst, name, v)
+  local st, base, layout = snap_parts(inst)
+  if st == nil then return end
+  if layout == nil then st[name] = v; return end
+  local i = layout[name]
+  if i == nil then
+    -- loaded before M gained the attribute: give the row a by-name snapshot of its own
+    local own = {}
+    for n, k in pairs(layout) do
+      if type(n) == "string" then own[n] = st[base + k] end
+    end
+    own[name] = v
+    rawset(inst, STATE, own)
+    return
+  end
+  st[base + i] = v
+end
+instance.snap_set = snap_set
+
+-- Records inst as saved with `snap` (a table of values by name, as snapshot() makes).
+function instance.set_snapshot(inst, snap)
+  rawset(inst, STATE, snap)
+end
+
+-- The snapshot of inst as a table of values by name (nil for a new record).
+local function snap_by_name(inst)
+  local st, base, layout = snap_parts(inst)
+  if st == nil or layout == nil then return st end
+  local own = {}
+  for n, k in pairs(layout) do
+    if type(n) == "string" then own[n] = st[base + k] end
+  end
+  return own
+end
+
 -- A snapshot of inst's attribute values (deep-copied, so later edits of JSON tables show).
+-- (snapshot_all below records many instances at once, through the binding.)
 local function snapshot(M, inst)
   local snap = {}
   for _, name in ipairs(M._names) do snap[name] = deep_copy(value(inst, name)) end
   return snap
 end
+instance.snapshot = snapshot
+
+-- Records every instance of the array insts as saved (Model:bulkCreate): the binding takes
+-- their snapshots, sharing stores as it does for loaded rows (M._mt.layout; else it makes
+-- what snapshot() makes).
+function instance.snapshot_all(M, insts)
+  M._core:snapshot(insts, M._mt, STATE, M._names, deep_copy)
+end
+
+-- The same for one instance (create, save of a new record).
+function instance.snapshot_one(M, inst)
+  M._core:snapshot(inst, M._mt, STATE, M._names, deep_copy)
+end
 
 -- The where table selecting inst's row by primary key, from the values as last loaded.
 local function pk_where(M, inst, what)
-  local snap = rawget(inst, STATE) or {}
   local where = {}
   for _, pk in ipairs(M.primaryKeyAttributes) do
-    local v = snap[pk]
+    local v = snap_get(inst, pk)
     if v == nil then
       errors.raise("AssocError", "%s.%s: the instance has no value for its primary key '%s'",
         M.name, what, pk)
@@ -74,12 +190,22 @@ end
 
 -- The names of inst's changed attributes, in column order.
 local function changed_names(M, inst)
-  local snap, forced = rawget(inst, STATE), rawget(inst, FORCED)
+  local st, base, layout = snap_parts(inst)
+  local forced = rawget(inst, FORCED)
   local names = {}
   for _, name in ipairs(M._names) do
     local v = value(inst, name)
-    if (forced and forced[name]) or (snap == nil and v ~= nil)
-      or (snap ~= nil and not deep_equal(v, snap[name])) then
+    local old
+    if st ~= nil then
+      if layout == nil then
+        old = st[name]
+      else
+        local i = layout[name]
+        if i ~= nil then old = st[base + i] end
+      end
+    end
+    if (forced and forced[name]) or (st == nil and v ~= nil)
+      or (st ~= nil and not deep_equal(v, old)) then
       names[#names + 1] = name
     end
   end
@@ -183,13 +309,52 @@ function instance.insert_values(M, inst, names)
   return vals
 end
 
+-- After the write of a new record: its rowid, DATE values as stored, snapshot.
+local function inserted(M, inst, plan, names, rowid)
+  local pk = M.primaryKeyAttribute
+  if #M.primaryKeyAttributes == 1 and rawget(inst, pk) == nil and M._rowid_pk then
+    rawset(inst, pk, rowid)
+  end
+  if plan.dates then instance.stored_dates(M, inst, names) end
+  instance.snapshot_one(M, inst)
+  rawset(inst, FORCED, nil)
+  return inst
+end
+
+-- insert without hooks or `fields`: the binding reads inst by the model's write plan, and
+-- screens it for validation when no Lua validator is needed (validate.run then runs only
+-- when it may fail, for its messages).  Before the timestamps are set, like validation.
+local function insert_plain(M, inst, opts, plan)
+  local names = M._names
+  local core = M._core
+  if opts.validate ~= false then
+    if not M:_screenable(plan, names) then
+      fail_if_any(validate.run(M, inst, names, inst, true))
+    elseif plan.stamps then
+      if not core:insert(inst, plan.insert, "check") then
+        fail_if_any(validate.run(M, inst, names, inst, true))
+      end
+    else
+      local rowid = core:insert(inst, plan.insert, "screen")
+      if rowid == false then
+        fail_if_any(validate.run(M, inst, names, inst, true))
+        rowid = core:insert(inst, plan.insert)
+      end
+      return inserted(M, inst, plan, names, rowid)
+    end
+  end
+  M:_stamp(inst, true, opts.silent)
+  return inserted(M, inst, plan, names, core:insert(inst, plan.insert))
+end
+
 local function insert(M, inst, opts)
   local reg = M._hooks
   local run_hooks = opts.hooks ~= false and hooks.any(reg, "beforeValidate", "afterValidate",
     "beforeCreate", "beforeSave", "afterCreate", "afterSave")
+  if not run_hooks and not opts.fields then return insert_plain(M, inst, opts, M:_wplan()) end
   local names = restrict(M._names, opts.fields)
   return maybe_atomic(M, run_hooks, function(t)
-    local hopts = hook_options(opts, t)
+    local hopts = run_hooks and hook_options(opts, t) or nil   -- only hooks see it
     if opts.validate ~= false then validate_fields(M, inst, names, hopts, run_hooks) end
     if run_hooks then
       local before = values_of(M, inst)
@@ -200,14 +365,14 @@ local function insert(M, inst, opts)
       end
     end
     M:_stamp(inst, true, opts.silent)
-    local rowid = M._core:insert(instance.insert_values(M, inst, names))
-    local pk = M.primaryKeyAttribute
-    if #M.primaryKeyAttributes == 1 and rawget(inst, pk) == nil and M._rowid_pk then
-      rawset(inst, pk, rowid)
+    local plan = M:_wplan()
+    local rowid
+    if names == M._names then   -- the write plan reads inst as insert_values would
+      rowid = M._core:insert(inst, plan.insert)
+    else
+      rowid = M._core:insert(instance.insert_values(M, inst, names))
     end
-    instance.stored_dates(M, inst, names)
-    rawset(inst, STATE, snapshot(M, inst))
-    rawset(inst, FORCED, nil)
+    inserted(M, inst, plan, names, rowid)
     if run_hooks then
       hooks.run(reg, "afterCreate", inst, hopts)
       hooks.run(reg, "afterSave", inst, hopts)
@@ -255,8 +420,7 @@ local function update(M, inst, opts)
     end
     M._core:update(vals, where, true)
     instance.stored_dates(M, inst, names)
-    local snap = rawget(inst, STATE)
-    for _, name in ipairs(names) do snap[name] = deep_copy(value(inst, name)) end
+    for _, name in ipairs(names) do snap_set(M, inst, name, deep_copy(value(inst, name))) end
     rawset(inst, FORCED, nil)
     if run_hooks then
       hooks.run(reg, "afterUpdate", inst, hopts)
@@ -269,10 +433,13 @@ end
 local SAVE_OPTIONS = util.set { "fields", "validate", "hooks", "silent", "transaction" }
 
 -- Checks the save-style options of `what` (save, update, create).
+local SAVE_BOOLEANS = { "validate", "hooks", "silent" }
+
 local function save_options(M, what, opts, allowed)
+  if opts == nil then return {} end   -- nothing to check
   local where = M.name .. "." .. what
   opts = util.options(where, opts, allowed or SAVE_OPTIONS)
-  for _, k in ipairs { "validate", "hooks", "silent" } do util.check_boolean(where, k, opts[k]) end
+  for _, k in ipairs(SAVE_BOOLEANS) do util.check_boolean(where, k, opts[k]) end
   if opts.fields ~= nil then
     if type(opts.fields) ~= "table" then
       errors.raise("AssocError", "%s: option 'fields' must be an array of attribute names", where)
@@ -289,7 +456,7 @@ instance.save_options = save_options
 function Instance:save(opts)
   local M = model_of(self, "save")
   opts = save_options(M, "save", opts)
-  if rawget(self, STATE) == nil then return insert(M, self, opts) end
+  if is_new(self) then return insert(M, self, opts) end
   return update(M, self, opts)
 end
 
@@ -301,7 +468,7 @@ function Instance:update(values, opts)
   end
   opts = save_options(M, "update", opts)
   self:set(values)
-  if rawget(self, STATE) == nil then return insert(M, self, opts) end
+  if is_new(self) then return insert(M, self, opts) end
   return update(M, self, opts)
 end
 
@@ -327,8 +494,7 @@ function Instance:destroy(opts)
       local now = core.now()
       M._core:update({ [deleted] = now }, where, true)
       rawset(self, deleted, now)
-      local snap = rawget(self, STATE)
-      if snap then snap[deleted] = now end
+      snap_set(M, self, deleted, now)
     else
       M._core:delete(where)
     end
@@ -349,8 +515,7 @@ function Instance:restore(opts)
   end
   M._core:update({ [deleted] = null }, pk_where(M, self, "restore"), true)
   rawset(self, deleted, nil)
-  local snap = rawget(self, STATE)
-  if snap then snap[deleted] = nil end
+  snap_set(M, self, deleted, nil)
   return self
 end
 
@@ -372,7 +537,11 @@ function Instance:reload(opts)
       table.concat(parts, ", "))
   end
   for _, name in ipairs(M._names) do rawset(self, name, row[name]) end
-  rawset(self, STATE, row[STATE] or snapshot(M, self))
+  if not is_new(row) then
+    rawset(self, STATE, snap_by_name(row))   -- a store holds the row, not self
+  else
+    instance.set_snapshot(self, snapshot(M, self))
+  end
   rawset(self, FORCED, nil)
   return self
 end
@@ -447,14 +616,13 @@ end
 -- previous values of the changed attributes.
 function Instance:previous(name)
   local M = model_of(self, "previous")
-  local snap = rawget(self, STATE) or {}
   if name == nil then
     local t = {}
-    for _, n in ipairs(changed_names(M, self)) do t[n] = deep_copy(snap[n]) end
+    for _, n in ipairs(changed_names(M, self)) do t[n] = deep_copy(snap_get(self, n)) end
     return t
   end
   check_attr(M, "previous", name)
-  return deep_copy(snap[name])
+  return deep_copy(snap_get(self, name))
 end
 
 -- A plain copy of v: instances become tables of values, arrays are mapped, JSON copied.
@@ -526,9 +694,9 @@ end
 function instance.metatable(M)
   local proto = M.prototype
   local reserved = instance.reserved()
-  local mt = { model = M }
+  local mt = { model = M, layout = instance.set_layout(M) }
   mt.__index = function(t, k)
-    if k == "isNewRecord" then return rawget(t, STATE) == nil end
+    if k == "isNewRecord" then return is_new(t) end
     local v = proto[k]
     if v ~= nil then return v end
     return Instance[k]
@@ -541,7 +709,7 @@ function instance.metatable(M)
     rawset(t, k, v)
   end
   mt.__tostring = function(t)
-    if rawget(t, STATE) == nil then return M.name .. " (new)" end
+    if is_new(t) then return M.name .. " (new)" end
     local parts = {}
     for _, pk in ipairs(M.primaryKeyAttributes) do parts[#parts + 1] = tostring(value(t, pk)) end
     return ("%s#%s"):format(M.name, table.concat(parts, ","))
@@ -558,9 +726,23 @@ function instance.build(M, values, what)
     errors.raise("AssocError", "%s.%s: values must be a table, got %s", M.name, what,
       instance.model_of(values) and "an instance" or type(values))
   end
+  if getmetatable(values) == nil then
+    -- a plain table: the binding builds the instance (literal defaults included) unless a
+    -- key is not an attribute; then the general way below reports the first in order
+    local plan = M:_wplan()
+    local built = M._core:build({ values }, M._mt, STATE, plan.lits)
+    if built then
+      local inst, dyn = built[1], plan.dyn
+      for i = 1, #dyn do
+        local name = dyn[i]
+        if values[name] == nil then rawset(inst, name, M:_default(name)) end
+      end
+      return inst
+    end
+  end
+  local inst = {}
   local keys = util.sorted_keys(values)
   for _, k in ipairs(keys) do check_attr(M, what, k) end
-  local inst = {}
   for _, k in ipairs(keys) do
     local v = values[k]
     if v ~= null then inst[k] = v end

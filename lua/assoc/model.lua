@@ -154,6 +154,8 @@ local function load_attributes(M, specs)
     if a.auto then autos[#autos + 1] = a.name end
     if a.primaryKey then pks[#pks + 1] = a.name end
   end
+  M._plan = nil   -- the write plan (Model:_write_plan) follows the attributes
+  if M._mt then instance.set_layout(M) end   -- so does the layout of snapshot stores
   M.primaryKeyAttribute = cm:pk() or pks[1]
   local pkattr = M.rawAttributes[M.primaryKeyAttribute]
   M._rowid_pk = #pks == 1 and pkattr ~= nil and pkattr.type.key == "INTEGER"
@@ -287,11 +289,73 @@ function Model:_default(name)
   return util.deep_copy(dv)
 end
 
+-- Flags of a column of the binding's insert plan (bindings/lmodel.c has the same).
+local PLAN_FORCE, PLAN_NOTNULL, PLAN_SCREEN = 1, 2, 4
+
+-- The write plan of M for writing the attributes `names` (M._names, or those a `fields`
+-- option leaves): what a bulk write needs to know about the attributes, worked out once per
+-- model (bulkCreate keeps it in M._plan; load_attributes drops it) instead of once per row.
+--   lits    name -> literal default (no table, function or marker): the binding's m:build
+--           copies it into the instances that lack the attribute
+--   dyn     the names whose default is made per row (M:_default): functions, UUIDV4, NOW,
+--           tables (deep-copied)
+--   checks  true when validation needs Lua: a validator on one of names, a model validator
+--   dates   true when one of names is a DATE or DATEONLY (instance.stored_dates)
+--   stamps  true when the model has createdAt or updatedAt
+--   insert  the binding's insert plan: names, then the engine-filled names (timestamps) not
+--           among them, with insert.flags[i] the PLAN_* flags of the i-th: FORCE where the
+--           attribute has a default (absent, it is written as NULL: instance.insert_values),
+--           NOTNULL and SCREEN (the checks of validate.run the binding can make) for names
+function Model:_write_plan(names)
+  local raw = self.rawAttributes
+  local plan = { lits = {}, dyn = {}, checks = #self._model_validators > 0, dates = false,
+    stamps = self._special.createdAt ~= nil or self._special.updatedAt ~= nil }
+  for _, name in ipairs(self._names) do
+    local dv = raw[name].defaultValue
+    if dv ~= nil and dv ~= null then
+      if type(dv) == "table" or type(dv) == "function" or DataTypes.is_marker(dv) then
+        plan.dyn[#plan.dyn + 1] = name
+      else
+        plan.lits[name] = dv
+      end
+    end
+  end
+  local cols, flags, seen = {}, {}, {}
+  for _, name in ipairs(names) do
+    local a = raw[name]
+    local f = PLAN_SCREEN
+    if a.defaultValue ~= nil then f = f | PLAN_FORCE end
+    if a.allowNull == false and not a._nullable_on_write then f = f | PLAN_NOTNULL end
+    local checks = self._validators[name]
+    if checks and #checks > 0 then plan.checks = true end
+    local key = a.type.key
+    if key == "DATE" or key == "DATEONLY" then plan.dates = true end
+    cols[#cols + 1], flags[#flags + 1], seen[name] = name, f, true
+  end
+  for _, name in ipairs(self._auto_names) do
+    if not seen[name] then cols[#cols + 1], flags[#flags + 1] = name, 0 end
+  end
+  cols.flags = flags
+  plan.insert = cols
+  return plan
+end
+
+-- The write plan for all of M's attributes (cached until they are reloaded).
+function Model:_wplan()
+  local plan = self._plan
+  if not plan then
+    plan = self:_write_plan(self._names)
+    self._plan = plan
+  end
+  return plan
+end
+
 -- Sets the timestamps of inst for a write: createdAt (when creating and not set) and
 -- updatedAt (unless silent and already set).
 function Model:_stamp(inst, creating, silent)
-  local now = core.now()
   local created, updated = self._special.createdAt, self._special.updatedAt
+  if not created and not updated then return end
+  local now = core.now()
   if creating and created and rawget(inst, created) == nil then rawset(inst, created, now) end
   if updated and (rawget(inst, updated) == nil or (not silent and not creating)) then
     rawset(inst, updated, now)
@@ -561,18 +625,61 @@ function Model:create(values, opts)
 end
 
 local BULK_OPTIONS = util.set { "validate", "hooks", "individualHooks", "fields", "transaction" }
+local BULK_HOOKS = { "beforeBulkCreate", "afterBulkCreate", "beforeValidate", "afterValidate",
+  "beforeCreate", "beforeSave", "afterCreate", "afterSave" }
 
--- Model:bulkCreate(array [, opts]) -> array of instances.  One transaction; every row is
--- validated before anything is written and one ValidationError lists every failure.
-function Model:bulkCreate(list, opts)
-  check_model(self, "bulkCreate")
-  local where_s = self.name .. ".bulkCreate"
-  if type(list) ~= "table" or instance.model_of(list) then
-    errors.raise("AssocError", "%s: expected an array of value tables, got %s", where_s,
-      type(list))
+-- Validates every instance of insts: the validate hooks (when reg is given) and validate.run
+-- per instance, in order; raises one ValidationError listing every failure (item.index: the
+-- row).
+local function validate_rows(M, insts, names, reg, hopts)
+  local all = {}
+  for i = 1, #insts do
+    local inst = insts[i]
+    if reg then hooks.run(reg, "beforeValidate", inst, hopts) end
+    local items = validate.run(M, inst, names, inst, true)
+    for j = 1, #items do
+      local item = items[j]
+      item.index = i
+      all[#all + 1] = item
+    end
+    if reg then hooks.run(reg, "afterValidate", inst, hopts) end
   end
-  opts = instance.save_options(self, "bulkCreate", opts, BULK_OPTIONS)
-  util.check_boolean(where_s, "individualHooks", opts.individualHooks)
+  if #all > 0 then errors.validation(all) end
+end
+
+-- True when a prototype entry shadows one of names: validation, which reads inst[name],
+-- would see it for a missing value (the binding's screen reads raw values).
+local function proto_shadows(M, names)
+  local proto = M.prototype
+  if next(proto) == nil and getmetatable(proto) == nil then return false end
+  for i = 1, #names do
+    if proto[names[i]] ~= nil then return true end
+  end
+  return false
+end
+
+-- True when the binding may screen writes of `names` for validation (m:insert and
+-- m:insertMany in "screen" or "check" mode): no Lua validator to run, no prototype entry
+-- that validation would read for a missing value.
+function Model:_screenable(plan, names)
+  return not plan.checks and not proto_shadows(self, names)
+end
+
+-- Sets the timestamps of every instance for an insert (Model:_stamp for each, one clock
+-- reading for all).
+local function stamp_all(M, insts)
+  local created, updated = M._special.createdAt, M._special.updatedAt
+  local now = core.now()
+  for i = 1, #insts do
+    local inst = insts[i]
+    if created and rawget(inst, created) == nil then rawset(inst, created, now) end
+    if updated and rawget(inst, updated) == nil then rawset(inst, updated, now) end
+  end
+end
+
+-- The built instance list of bulkCreate's general path (rows of any kind; raises the
+-- messages the binding's builder leaves to it).
+local function build_rows(M, where_s, list)
   local n = #list
   for k in pairs(list) do
     if math.type(k) ~= "integer" or k < 1 or k > n then
@@ -582,72 +689,123 @@ function Model:bulkCreate(list, opts)
   local insts = {}
   for i = 1, n do
     local v = list[i]
-    if instance.model_of(v) == self and v.isNewRecord then insts[i] = v
-    else insts[i] = instance.build(self, v, "bulkCreate") end
+    if instance.model_of(v) == M and v.isNewRecord then insts[i] = v
+    else insts[i] = instance.build(M, v, "bulkCreate") end
   end
-  if n == 0 then return insts end
-  local reg = self._hooks
-  local names = self._names
+  return insts
+end
+
+-- Model:bulkCreate(array [, opts]) -> array of instances.  One transaction; every row is
+-- validated before anything is written and one ValidationError lists every failure.
+--
+-- The rows go through the binding in bulk: m:build makes the instances (literal defaults
+-- included; other defaults are made here, per row), m:insertMany with the write plan writes
+-- them (and, with no hook or Lua validator in the way, screens them first: only when a row
+-- may fail does validation run in Lua, to report every failure), m:snapshot records them as
+-- saved.  Per-row Lua work is left for what needs it: individual hooks, validators, defaults
+-- made per row, DATE values.
+function Model:bulkCreate(list, opts)
+  check_model(self, "bulkCreate")
+  local where_s = self.name .. ".bulkCreate"
+  if type(list) ~= "table" or instance.model_of(list) then
+    errors.raise("AssocError", "%s: expected an array of value tables, got %s", where_s,
+      type(list))
+  end
+  opts = instance.save_options(self, "bulkCreate", opts, BULK_OPTIONS)
+  util.check_boolean(where_s, "individualHooks", opts.individualHooks)
+  local names, plan = self._names, nil
   if opts.fields then
     names = {}
     local allowed = util.set(opts.fields)
     for _, name in ipairs(self._names) do if allowed[name] then names[#names + 1] = name end end
+    plan = self:_write_plan(names)
+  else
+    plan = self:_wplan()
   end
+  local insts = self._core:build(list, self._mt, STATE, plan.lits)
+  if insts then
+    local dyn = plan.dyn
+    if #dyn > 0 then
+      for i = 1, #insts do
+        local inst, v = insts[i], list[i]
+        if inst ~= v then
+          for j = 1, #dyn do
+            local name = dyn[j]
+            if v[name] == nil then rawset(inst, name, self:_default(name)) end
+          end
+        end
+      end
+    end
+  else
+    insts = build_rows(self, where_s, list)
+  end
+  local n = #insts
+  if n == 0 then return insts end
+  local reg = self._hooks
   local use_hooks = opts.hooks ~= false
-  local each = use_hooks and opts.individualHooks
-  return transaction.run(self._db, function(t)
+  local function body(t)
     local hopts = {}
     for k, v in pairs(opts) do hopts[k] = v end
     hopts.transaction = t
     if use_hooks then hooks.run(reg, "beforeBulkCreate", insts, hopts) end
+    local screen = false
     if opts.validate ~= false then
-      local all = {}
-      for i, inst in ipairs(insts) do
-        if use_hooks then hooks.run(reg, "beforeValidate", inst, hopts) end
-        for _, item in ipairs(validate.run(self, inst, names, inst, true)) do
-          item.index = i
-          all[#all + 1] = item
-        end
-        if use_hooks then hooks.run(reg, "afterValidate", inst, hopts) end
+      local vreg = use_hooks and hooks.any(reg, "beforeValidate", "afterValidate") and reg
+      if vreg or not self:_screenable(plan, names) then
+        validate_rows(self, insts, names, vreg, hopts)
+      else
+        screen = true
       end
-      if #all > 0 then errors.validation(all) end
     end
-    local rows = {}
-    for i, inst in ipairs(insts) do
-      if each then
+    local each = use_hooks and opts.individualHooks
+      and hooks.any(reg, "beforeCreate", "beforeSave", "afterCreate", "afterSave")
+    if screen and (each or plan.stamps) then
+      -- the rows change between validation and the write: check them now
+      if not self._core:insertMany(insts, plan.insert, "check") then
+        validate_rows(self, insts, names, nil, hopts)
+      end
+      screen = false
+    end
+    if each then
+      for i = 1, n do
+        local inst = insts[i]
         hooks.run(reg, "beforeCreate", inst, hopts)
         hooks.run(reg, "beforeSave", inst, hopts)
+        self:_stamp(inst, true, false)
       end
-      self:_stamp(inst, true, false)
-      rows[i] = instance.insert_values(self, inst, names)
+    elseif plan.stamps then
+      stamp_all(self, insts)
     end
-    -- Give every row the same columns (NULL where a row has no value) so that all rows go
-    -- through one statement, in the order given: the core groups rows by key set otherwise.
-    local keys = {}
-    for _, row in ipairs(rows) do for k in pairs(row) do keys[k] = true end end
-    for _, row in ipairs(rows) do
-      for k in pairs(keys) do if row[k] == nil then row[k] = null end end
+    local pk = self._rowid_pk and self.primaryKeyAttribute or nil
+    local rowids = self._core:insertMany(insts, plan.insert, screen and "screen" or "insert",
+      pk, not each)
+    if rowids == false then   -- a row may fail validation: validate in Lua
+      validate_rows(self, insts, names, nil, hopts)
+      rowids = self._core:insertMany(insts, plan.insert, "insert", pk, not each)
     end
-    local rowids = self._core:insertMany(rows)
-    local pk = self.primaryKeyAttribute
-    for i, inst in ipairs(insts) do
-      if self._rowid_pk and rawget(inst, pk) == nil then rawset(inst, pk, rowids[i]) end
-      instance.stored_dates(self, inst, names)
-      local snap = {}
-      for _, name in ipairs(self._names) do
-        local v = rawget(inst, name)
-        if v == null then v = nil end
-        snap[name] = util.deep_copy(v)
-      end
-      rawset(inst, STATE, snap)
-      if each then
+    if each then
+      for i = 1, n do
+        local inst = insts[i]
+        if pk and rawget(inst, pk) == nil then rawset(inst, pk, rowids[i]) end
+        if plan.dates then instance.stored_dates(self, inst, names) end
+        instance.set_snapshot(inst, instance.snapshot(self, inst))
         hooks.run(reg, "afterCreate", inst, hopts)
         hooks.run(reg, "afterSave", inst, hopts)
       end
+    else
+      if plan.dates then
+        for i = 1, n do instance.stored_dates(self, insts[i], names) end
+      end
+      instance.snapshot_all(self, insts)
     end
     if use_hooks then hooks.run(reg, "afterBulkCreate", insts, hopts) end
     return insts
-  end)
+  end
+  -- The write itself is atomic (m:insertMany); hooks need a transaction around it all.
+  if use_hooks and hooks.any(reg, table.unpack(BULK_HOOKS)) then
+    return transaction.run(self._db, body)
+  end
+  return body(nil)
 end
 
 local UPDATE_OPTIONS = util.set { "where", "paranoid", "fields", "validate", "hooks", "silent",

@@ -35,9 +35,15 @@ function util.options(where, opts, allowed)
   if type(opts) ~= "table" then
     errors.raise("AssocError", "%s: options must be a table, got %s", where, type(opts))
   end
-  for _, k in ipairs(util.sorted_keys(opts)) do
+  for k in pairs(opts) do
     if not allowed[k] then
-      errors.raise("AssocError", "%s: unknown option %s", where, util.show(k))
+      -- name the first unknown key in sorted order (the message does not depend on
+      -- traversal order); the common case, all known, sorts nothing
+      for _, key in ipairs(util.sorted_keys(opts)) do
+        if not allowed[key] then
+          errors.raise("AssocError", "%s: unknown option %s", where, util.show(key))
+        end
+      end
     end
   end
   return opts

@@ -210,14 +210,17 @@ local function run_custom(fn, value, instance, default)
   return nil
 end
 
+local NONE = {}
+
 -- Validates the fields `names` (an array, in the order to report) of `values` (a table
 -- attribute name -> value, assoc.null for NULL) against model M.  `instance` is passed to
 -- custom validators; `model_checks` true also runs the model-level validators.  Returns the
 -- array of failure items (empty when all passed).
 function validate.run(M, values, names, instance, model_checks)
   local items = {}
-  local raw = M.rawAttributes
-  for _, name in ipairs(names) do
+  local raw, validators = M.rawAttributes, M._validators
+  for i = 1, #names do
+    local name = names[i]
     local attr = raw[name]
     local v = values[name]
     if v == null then v = nil end
@@ -227,12 +230,14 @@ function validate.run(M, values, names, instance, model_checks)
           value = nil, validatorKey = "is_null", type = "notNull violation" }
       end
     else
-      local terr = validate.type_error(M.name, name, attr.type.key, v)
+      local key = attr.type.key
+      local rule = type_rules[key]
+      local terr = rule and not rule[1](v) and validate.type_error(M.name, name, key, v)
       if terr then
         items[#items + 1] = { path = name, message = terr, value = v, validatorKey = "type",
           type = "Validation error" }
       else
-        for _, check in ipairs(M._validators[name] or {}) do
+        for _, check in ipairs(validators[name] or NONE) do
           local default = check.msg or ("Validation %s on %s failed"):format(check.key, name)
           local msg
           if check.fn then

@@ -1,0 +1,180 @@
+-- The read paths' representations (see bench/README.md, "Read paths"): loaded rows share
+-- snapshot stores, which are their metatables (instance.lua, bindings/lassoc.h lsnap);
+-- eager loading streams the rows of to-many leaves; the singular accessors use the core's
+-- one-target statements.  Change tracking, previous values, saves and the accessors'
+-- answers stay what they were, across store boundaries and model changes.
+local H = require "spec.helpers"
+local assoc = H.assoc
+local DataTypes = assoc.DataTypes
+
+local function setup()
+  local db, log = H.open()
+  local U = db:define("U", { name = DataTypes.STRING, age = DataTypes.INTEGER,
+    meta = DataTypes.JSON }, { timestamps = false })
+  local P = db:define("P", { title = DataTypes.STRING }, { timestamps = false })
+  local T = db:define("T", { label = DataTypes.STRING }, { timestamps = false })
+  U:hasMany(P)
+  U:belongsToMany(T, { through = "UT" })
+  T:belongsToMany(U, { through = "UT" })
+  db:sync()
+  return db, log, U, P, T
+end
+
+describe("snapshot stores of loaded rows", function()
+  local db, log, U, P, T
+  before_each(function() db, log, U, P, T = setup() end)
+  after_each(function() db:close() end)
+
+  it("track changes of every row of a result spanning several stores", function()
+    for i = 1, 600 do U:create { name = "n" .. i, age = i, meta = { i = i } } end
+    local us = U:findAll { order = { "id" } }
+    assert.are.equal(600, #us)
+    for i, u in ipairs(us) do
+      assert.is_false(u:changed(), "row " .. i)
+      assert.is_false(u.isNewRecord)
+      assert.are.equal(U, getmetatable(u).model)
+    end
+    us[300].name = "x"
+    us[300].meta.i = -1
+    assert.are.same({ "meta", "name" }, us[300]:changed())
+    assert.are.equal("n300", us[300]:previous("name"))
+    assert.are.same({ i = 300 }, us[300]:previous("meta"))
+    assert.is_false(us[299]:changed())
+    assert.is_false(us[301]:changed())
+    us[300]:save()
+    assert.is_false(us[300]:changed())
+    assert.are.equal("x", U:findByPk(300).name)
+    assert.are.equal("tostring", tostring(us[1]):find("^U#1$") and "tostring")
+  end)
+
+  it("keep a partial select's unloaded attributes unchanged", function()
+    for i = 1, 40 do U:create { name = "n" .. i, age = i } end
+    local us = U:findAll { attributes = { "id", "name" }, order = { "id" } }
+    for _, u in ipairs(us) do assert.is_false(u:changed()) end
+    us[20].age = 7
+    assert.are.same({ "age" }, us[20]:changed())
+  end)
+
+  it("survive reload, destroy and an attribute added after the load", function()
+    for i = 1, 20 do P:create { title = "p" .. i } end
+    local ps = P:findAll { order = { "id" } }
+    ps[3].title = "zz"
+    ps[3]:reload()
+    assert.are.equal("p3", ps[3].title)
+    assert.is_false(ps[3]:changed())
+    -- a new foreign key on P after the rows were loaded
+    local O = db:define("O", { o = DataTypes.STRING }, { timestamps = false })
+    O:hasMany(P)
+    db:query('ALTER TABLE "Ps" ADD COLUMN "oId" INTEGER')
+    db:sync()
+    O:create { o = "x" }
+    assert.is_false(ps[7]:changed())
+    ps[7].oId = 1
+    assert.are.same({ "oId" }, ps[7]:changed())
+    ps[7]:save()
+    assert.is_false(ps[7]:changed())
+    assert.are.equal("p7", ps[7]:previous("title"))
+    assert.are.equal(1, ps[7]:previous("oId"))
+    assert.is_false(ps[8]:changed())
+    ps[9]:destroy()
+    assert.are.equal(19, P:count())
+  end)
+
+  it("are made for bulkCreate's instances, junction rows and included rows", function()
+    local us = U:bulkCreate((function()
+      local t = {}
+      for i = 1, 300 do t[i] = { name = "b" .. i, age = i } end
+      return t
+    end)())
+    for i, u in ipairs(us) do assert.is_false(u:changed(), "bulk row " .. i) end
+    us[200].age = -1
+    assert.are.equal(200, us[200]:previous("age"))
+    us[200]:save()
+    assert.are.equal(-1, U:findByPk(us[200].id).age)
+    for i = 1, 30 do T:create { label = "t" .. i } end
+    for i = 1, 40 do
+      us[i]:addTs({ (i % 30) + 1, ((i + 1) % 30) + 1 })
+      P:create { title = "p" .. i, uId = us[i].id }
+    end
+    local got = us[5]:getTs()
+    assert.are.equal(2, #got)
+    for _, t in ipairs(got) do
+      assert.is_false(t:changed())
+      assert.is_false(t.UT:changed())
+    end
+    got[1].label = "changed"
+    assert.are.same({ "label" }, got[1]:changed())
+    got[1]:save()
+    assert.is_false(got[1]:changed())
+    local inc = U:findAll { include = { T, P }, order = { "id" }, limit = 50 }
+    for _, u in ipairs(inc) do
+      assert.is_false(u:changed())
+      for _, t in ipairs(u.Ts) do assert.is_false(t:changed() or t.UT:changed()) end
+      for _, p in ipairs(u.Ps) do assert.is_false(p:changed()) end
+    end
+    inc[3].Ps[1].title = "new"
+    inc[3].Ps[1]:save()
+    assert.are.equal("new", P:findByPk(inc[3].Ps[1].id).title)
+  end)
+end)
+
+describe("eager loading of to-many leaves", function()
+  local db, log, U, P, T
+  before_each(function() db, log, U, P, T = setup() end)
+  after_each(function() db:close() end)
+
+  it("gives every parent its children in order, and an empty array to the others", function()
+    for i = 1, 300 do U:create { name = "u" .. i } end
+    for i = 1, 1000 do P:create { title = "p" .. i, uId = (i * 7) % 250 + 1 } end
+    H.clear(log)
+    local us = U:findAll { include = { P }, order = { "id" } }
+    assert.are.equal(2, #H.matching(log, "^SELECT"))
+    local n = 0
+    for i, u in ipairs(us) do
+      assert.are.equal("table", type(u.Ps), "user " .. i)
+      local last = 0
+      for _, p in ipairs(u.Ps) do
+        assert.are.equal(u.id, p.uId)
+        assert.truthy(p.id > last)
+        last = p.id
+        n = n + 1
+      end
+      if i > 250 then assert.are.equal(0, #u.Ps) end
+    end
+    assert.are.equal(1000, n)
+  end)
+end)
+
+describe("singular accessors", function()
+  local db, log, U, P, T
+  before_each(function() db, log, U, P, T = setup() end)
+  after_each(function() db:close() end)
+
+  it("answer as the list forms, one statement each", function()
+    local u = U:create { name = "a" }
+    local t1, t2 = T:create { label = "x" }, T:create { label = "y" }
+    H.clear(log)
+    u:addT(t1, { through = {} })
+    u:addT(t2.id)
+    assert.are.equal(2, #H.matching(log, "^INSERT"))
+    assert.is_true(u:hasT(t1))
+    assert.is_true(u:hasT(t2.id))
+    assert.is_false(u:hasT(999))
+    assert.is_true(u:hasTs({ t1, t2 }))
+    assert.are.equal(2, u:countTs())
+    H.clear(log)
+    u:removeT(t1)
+    assert.are.equal(1, #log)
+    assert.is_false(u:hasT(t1))
+    assert.are.equal(1, u:countTs())
+    local p = P:create { title = "p" }
+    u:addP(p)
+    assert.is_true(u:hasP(p))
+    u:removeP(p.id)
+    assert.is_false(u:hasP(p))
+    local err = H.catch(u.hasT, u, U:build { name = "new" })
+    assert.are.equal("AssociationError", err.name)
+    err = H.catch(u.removeT, u, {})
+    assert.are.equal("AssociationError", err.name)
+  end)
+end)
