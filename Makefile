@@ -1,7 +1,8 @@
 # assoc -- build, test and install.  Every variable is overridable:
 #   make CFLAGS='-O0 -g'   make install PREFIX=/usr/local   make BUILD=build-asan
 # Targets: all (default), deps, demo, test, install, uninstall, clean,
-#          check-asan, check-valgrind, bench.
+#          check-asan, check-valgrind, check-oom, fuzz, check-crash,
+#          check-concurrency, bench.
 
 CC       ?= cc
 LUA      ?= lua5.4
@@ -116,15 +117,97 @@ check-asan: deps
 	  | tools/tap-summary.sh
 
 VALGRIND ?= valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
-            --show-leak-kinds=definite,indirect --error-exitcode=99
+            --show-leak-kinds=definite,indirect --error-exitcode=99 --keep-debuginfo=yes
 check-valgrind: deps all
+	@tools/deps.sh valgrind
 	@{ $(MAKE) -s --no-print-directory TEST_WRAP='$(VALGRIND)' test-c test-spec test-host; } 2>&1 \
 	  | tools/tap-summary.sh
+
+# ---- hardening: allocation failures, fuzzing, crashes, two writers ----------
+# Each target prints its figures and exits non-zero on any finding.  Counts are
+# variables:  make check-oom OOM_MAX=500   make fuzz FUZZ_SECONDS=300
+#             make check-crash CRASH_KILLS=200   make check-concurrency CONC_MUTATIONS=3000
+.PHONY: check-oom fuzz fuzz-build fuzz-seeds check-crash check-concurrency
+HARD_TMP = $${TMPDIR:-/tmp}
+
+# check-oom: tests/oom/oom.c over build-asan/libassoc.a, the core's malloc
+# family redirected to the harness by the linker.  One sweep per mode of
+# OOM_MODES: "all" counts Lua, SQLite, core malloc and cJSON allocations
+# together; "lua", "sqlite", "core", "json" fail that allocator only.
+OOM_MODES ?= all sqlite core json
+OOM_MAX   ?= 0
+OOM_JOBS  ?= 2
+OOM_BIN    = build-asan/tests/oom
+OOM_WRAP   = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+$(OOM_BIN): tests/oom/oom.c build-asan/libassoc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ASAN_FLAGS) -Icore $(LUA_INC) $(SQLITE_INC) $(CJSON_INC) -o $@ $< \
+	  build-asan/libassoc.a $(OOM_WRAP) -fsanitize=address,undefined $(LUA_LIB) $(SQLITE_LIB) $(CJSON_LIB) -lm -ldl
+check-oom: deps
+	@$(MAKE) -s --no-print-directory BUILD=build-asan CFLAGS='$(ASAN_FLAGS)' LDFLAGS='-fsanitize=address,undefined' build-asan/libassoc.a
+	@$(MAKE) -s --no-print-directory $(OOM_BIN)
+	@tmp=$$(mktemp -d "$(HARD_TMP)/assoc-oom.XXXXXX") && rc=0 && \
+	  for mode in $(OOM_MODES); do \
+	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:quarantine_size_mb=8 UBSAN_OPTIONS=print_stacktrace=1 \
+	    OOM_MODE=$$mode OOM_MAX=$(OOM_MAX) OOM_JOBS=$(OOM_JOBS) $(OOM_BIN) tests/oom/scenarios.lua "$$tmp" $(OOM_SCENARIOS) || rc=1; \
+	  done; rm -rf "$$tmp"; \
+	  if [ $$rc = 0 ]; then echo "check-oom: passed (modes: $(OOM_MODES))"; \
+	  else echo "check-oom: FAILED (see FINDING lines above)"; fi; exit $$rc
+
+# fuzz: libFuzzer targets (clang), each run for FUZZ_SECONDS, side by side
+# (one per core), seeds from tests/fuzz/corpus/<target>, discoveries kept in
+# build-fuzz/corpus/<target>.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_TARGETS ?= fuzz_sqlbuild fuzz_lua
+FUZZ_FLAGS    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+fuzz-build: deps
+	@tools/deps.sh clang libclang-rt-14-dev
+	@$(MAKE) -s --no-print-directory BUILD=build-fuzz CC=$(FUZZ_CC) \
+	  CFLAGS='$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link' build-fuzz/libassoc.a
+	@$(MAKE) -s --no-print-directory $(FUZZ_TARGETS:%=build-fuzz/%)
+build-fuzz/fuzz_lua_driver.h: tests/fuzz/fuzz_lua.lua tools/cstring.lua
+	$(LUA) tools/cstring.lua $< $@ fuzz_driver
+build-fuzz/fuzz_sqlbuild: tests/fuzz/fuzz_sqlbuild.c build-fuzz/libassoc.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Icore $(SQLITE_INC) -o $@ $< build-fuzz/libassoc.a $(SQLITE_LIB) -lm
+build-fuzz/fuzz_lua: tests/fuzz/fuzz_lua.c build-fuzz/fuzz_lua_driver.h build-fuzz/libassoc.a
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -Icore -Ibindings -Ibuild-fuzz $(LUA_INC) -o $@ $< build-fuzz/libassoc.a \
+	  $(LUA_LIB) $(SQLITE_LIB) $(CJSON_LIB) -lm -ldl
+fuzz: fuzz-build
+	@tools/fuzz-run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+# fuzz-seeds: after a long `make fuzz`, replaces each seed corpus by the
+# smallest set of seeds + discoveries with the same edge coverage (libFuzzer
+# -merge=1 -use_counters=0).
+fuzz-seeds: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  rm -rf build-fuzz/merge-$$t && mkdir -p build-fuzz/merge-$$t build-fuzz/corpus/$$t tests/fuzz/corpus/$$t && \
+	  build-fuzz/$$t -merge=1 -use_counters=0 -max_len=4096 build-fuzz/merge-$$t tests/fuzz/corpus/$$t build-fuzz/corpus/$$t \
+	    >build-fuzz/merge-$$t.log 2>&1 || { echo "fuzz-seeds: $$t: merge failed"; exit 1; }; \
+	  rm -f tests/fuzz/corpus/$$t/* && cp build-fuzz/merge-$$t/* tests/fuzz/corpus/$$t/ && \
+	  echo "fuzz-seeds: $$t: $$(ls tests/fuzz/corpus/$$t | wc -l) seeds"; \
+	done
+
+# check-crash: SIGKILL a looping workload CRASH_KILLS times (half WAL, half
+# journal_mode=DELETE) and check the database after each kill.
+CRASH_KILLS ?= 60
+check-crash: deps all
+	@tmp=$$(mktemp -d "$(HARD_TMP)/assoc-crash.XXXXXX") && \
+	  $(LUA_ENV) tests/crash/run.sh $(CRASH_KILLS) "$$tmp" $(LUA); rc=$$?; \
+	  if [ $$rc = 0 ]; then rm -rf "$$tmp"; else echo "check-crash: databases kept in $$tmp"; fi; exit $$rc
+
+# check-concurrency: two writers of CONC_MUTATIONS transactions each and a
+# reader on one WAL file; the final state must equal the serial result.
+CONC_MUTATIONS ?= 3000
+check-concurrency: deps all
+	@tmp=$$(mktemp -d "$(HARD_TMP)/assoc-conc.XXXXXX") && \
+	  $(LUA_ENV) tests/concurrency/run.sh $(CONC_MUTATIONS) "$$tmp" $(LUA); rc=$$?; \
+	  if [ $$rc = 0 ]; then rm -rf "$$tmp"; else echo "check-concurrency: database kept in $$tmp"; fi; exit $$rc
 
 # ---- benchmark ---------------------------------------------------------------
 # The shared workload beside raw C and LuaDBI (see bench/README.md).
 SHARED ?= ../shared
 bench: all
+	@tools/deps.sh lua-socket
 	PEERS="$${PEERS:-c assoc luadbi}" $(SHARED)/bench/peers/run_all.sh
 
 # ---- demo ------------------------------------------------------------------

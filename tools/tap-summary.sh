@@ -5,7 +5,7 @@
 awk '
   { print }
   /^ok [0-9]+/ { if ($0 ~ /# (SKIP|skip|TODO)/) skipped++; else passed++ }
-  /^not ok [0-9]+/ { failed++ }
+  /^not ok( |$)/ { failed++ }
   /^Bail out!/ { bailed = 1; failed++ }
   END {
     line = sprintf("spec: %d passed, %d failed", passed, failed)
