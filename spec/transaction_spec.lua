@@ -24,6 +24,41 @@ describe("db:transaction (managed)", function()
     assert.are.equal(1, H.rows(db, "Users"))
   end)
 
+  it("raises instead of returning when the function rolled the transaction back", function()
+    -- Sequelize: "Transaction cannot be committed because it has been finished with state:
+    -- rollback". Returning the results would tell the caller the work was committed.
+    local ok, err = pcall(db.transaction, db, function(t)
+      User:create { name = "a" }
+      t:rollback()
+      return "done"
+    end)
+    assert.is_false(ok)
+    assert.is_true(assoc.is_error(err, "AssocError"))
+    assert.matches("rolled back", err.message)
+    assert.are.equal(0, H.rows(db, "Users"))
+  end)
+
+  it("still returns the results when the function committed it itself", function()
+    local r = db:transaction(function(t)
+      User:create { name = "a" }
+      t:commit()
+      return "done"
+    end)
+    assert.are.equal("done", r)
+    assert.are.equal(1, H.rows(db, "Users"))
+  end)
+
+  it("raises ConnectionError when the function closed the db", function()
+    local ok, err = pcall(db.transaction, db, function()
+      User:create { name = "a" }
+      db:close()
+      return "done"
+    end)
+    assert.is_false(ok)
+    assert.is_true(assoc.is_error(err, "ConnectionError"))
+    assert.matches("nothing was committed", err.message)
+  end)
+
   it("rolls back and re-raises the same error when the function raises", function()
     local boom = { "boom" }
     local ok, err = pcall(db.transaction, db, function()

@@ -102,13 +102,24 @@ function transaction.check_option(db, t, where)
 end
 
 -- Runs fn(t, ...) inside a new transaction: COMMIT when it returns, ROLLBACK and re-raise
--- when it raises.  Returns fn's results.
+-- when it raises.  Returns fn's results; raises when fn rolled t back or closed the db,
+-- since then nothing was committed.
 function transaction.run(db, fn, ...)
   local t = transaction.begin(db)
   local res = table.pack(pcall(fn, t, ...))
   if not res[1] then
     if not t.finished and not db._closed then pcall(t.rollback, t) end
     error(res[2], 0)
+  end
+  if db._closed then
+    errors.raise("ConnectionError", "db:transaction: the database was closed inside the "
+      .. "transaction; nothing was committed")
+  end
+  if t.finished == "rollback" then
+    -- Returning fn's results would tell the caller its work was committed (Sequelize raises
+    -- too: "cannot be committed because it has been finished with state: rollback").
+    errors.raise("AssocError", "db:transaction: the transaction was rolled back inside the "
+      .. "function; nothing was committed")
   end
   if not t.finished then t:commit() end
   return table.unpack(res, 2, res.n)
