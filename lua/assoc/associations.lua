@@ -9,6 +9,9 @@
 -- calls the binding once.  What needs hooks and validation goes through the Lua face:
 -- create* through Model:create, belongsTo set* through instance:save; accessors made of
 -- several steps run inside one transaction.
+-- Builtins as upvalues: the accessors' hot paths call them on every call.
+local type, rawget, rawset, getmetatable = type, rawget, rawset, getmetatable
+local pairs, ipairs, pcall, error = pairs, ipairs, pcall, error
 local core = require "assoc.core"
 local errors = require "assoc.errors"
 local instance = require "assoc.instance"

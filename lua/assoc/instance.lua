@@ -7,6 +7,9 @@
 -- and UPDATEs only the changed fields of a loaded one.  Instance methods come through the
 -- metatable: first the model's prototype (Model.prototype, where other modules and scripts may
 -- add methods), then the methods below.
+-- Builtins as upvalues: the accessors' hot paths call them on every call.
+local type, rawget, rawset, getmetatable = type, rawget, rawset, getmetatable
+local pairs, ipairs, pcall, error = pairs, ipairs, pcall, error
 local core = require "assoc.core"
 local errors = require "assoc.errors"
 local hooks = require "assoc.hooks"
