@@ -792,12 +792,75 @@ static void jdec_value(lua_State *L, const cJSON *j, void *null_ud,
   }
 }
 
+/* An allocation-free JSON syntax check (RFC 8259 grammar, depth-limited),
+ * used to tell why cJSON failed: cJSON returns NULL both for bad text and
+ * when its allocator fails.  Returns the end of the value at p, or NULL. */
+static const char *jskip_ws(const char *p, const char *e) {
+  while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+  return p;
+}
+static const char *jcheck(const char *p, const char *e, int depth) {
+  p = jskip_ws(p, e);
+  if (p >= e || depth > 1000) return NULL;
+  if (*p == '{' || *p == '[') {
+    char close = *p == '{' ? '}' : ']';
+    int obj = *p == '{';
+    p = jskip_ws(p + 1, e);
+    if (p < e && *p == close) return p + 1;
+    for (;;) {
+      if (obj) {
+        p = jskip_ws(p, e);
+        if (p >= e || *p != '"') return NULL;
+        if (!(p = jcheck(p, e, depth + 1))) return NULL;
+        p = jskip_ws(p, e);
+        if (p >= e || *p != ':') return NULL;
+        p++;
+      }
+      if (!(p = jcheck(p, e, depth + 1))) return NULL;
+      p = jskip_ws(p, e);
+      if (p < e && *p == ',') { p++; continue; }
+      return (p < e && *p == close) ? p + 1 : NULL;
+    }
+  }
+  if (*p == '"') {
+    for (p++; p < e; p++) {
+      if (*p == '"') return p + 1;
+      if ((unsigned char)*p < 0x20) return NULL;
+      if (*p == '\\' && ++p >= e) return NULL;
+    }
+    return NULL;
+  }
+  if (e - p >= 4 && (!memcmp(p, "true", 4) || !memcmp(p, "null", 4))) return p + 4;
+  if (e - p >= 5 && !memcmp(p, "false", 5)) return p + 5;
+  const char *q = p;
+  if (q < e && *q == '-') q++;
+  const char *digits = q;
+  while (q < e && *q >= '0' && *q <= '9') q++;
+  if (q == digits) return NULL;
+  if (q < e && *q == '.') { q++; while (q < e && *q >= '0' && *q <= '9') q++; }
+  if (q < e && (*q == 'e' || *q == 'E')) {
+    q++;
+    if (q < e && (*q == '+' || *q == '-')) q++;
+    while (q < e && *q >= '0' && *q <= '9') q++;
+  }
+  return q;
+}
+
 /* Decodes s into a value pushed on the stack, using the jbox at bidx.
- * Returns 0 (pushing nothing) when s is not JSON. */
+ * Returns 0 (pushing nothing) when s is not JSON.  When s is valid JSON
+ * that cJSON could not parse, its allocator failed: raises "not enough
+ * memory" rather than passing the text off as a non-JSON value. */
 static int jdecode_in(lua_State *L, jbox *b, const char *s, size_t n,
                       int top_null_is_nil) {
   b->root = cJSON_ParseWithLength(s, n);
-  if (!b->root) return 0;
+  if (!b->root) {
+    const char *end = jcheck(s, s + n, 0);
+    if (end && jskip_ws(end, s + n) == s + n) {
+      lua_pushliteral(L, "not enough memory"); /* as ASSOC_NOMEM is raised */
+      return lua_error(L);
+    }
+    return 0;
+  }
   if (top_null_is_nil && cJSON_IsNull(b->root))
     lua_pushnil(L);
   else
