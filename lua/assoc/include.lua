@@ -548,18 +548,7 @@ end
 function include.findByPk(M, pk, opts, where_s)
   local req, o = request(M, where_s, opts, util.set { "attributes", "paranoid", "raw",
     "transaction", "include" })
-  if #M.primaryKeyAttributes ~= 1 then
-    errors.raise("AssocError", "%s: the model has a composite primary key; use findOne",
-      where_s)
-  end
-  if pk == nil or pk == null then return nil end
-  local t = type(pk)
-  if t ~= "string" and t ~= "number" then
-    errors.raise("AssocError", "%s: the primary key must be a string or a number, got %s",
-      where_s, t)
-  end
-  req.where = { [M.primaryKeyAttribute] = pk }
-  req.limit = 1
+  if not Model._pk_request(M, where_s, pk, req) then return nil end
   return run(M, req, o)[1]
 end
 

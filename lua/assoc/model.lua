@@ -529,19 +529,26 @@ function Model:findByPk(pk, opts)
   end
   local where_s = self.name .. ".findByPk"
   local req, o = find_request(self, where_s, opts, FINDBYPK_OPTIONS)
-  if #self.primaryKeyAttributes ~= 1 then
+  if not Model._pk_request(self, where_s, pk, req) then return nil end
+  return run_find(self, req, o)[1]
+end
+
+-- Narrows req to the row whose primary key is pk (findByPk with or without include).
+-- Returns false, leaving req alone, when pk is nil or assoc.null (no row can match).
+function Model._pk_request(M, where_s, pk, req)
+  if #M.primaryKeyAttributes ~= 1 then
     errors.raise("AssocError", "%s: the model has a composite primary key; use findOne",
       where_s)
   end
-  if pk == nil or pk == null then return nil end
+  if pk == nil or pk == null then return false end
   local t = type(pk)
   if t ~= "string" and t ~= "number" then
     errors.raise("AssocError", "%s: the primary key must be a string or a number, got %s",
       where_s, t)
   end
-  req.where = { [self.primaryKeyAttribute] = pk }
+  req.where = { [M.primaryKeyAttribute] = pk }
   req.limit = 1
-  return run_find(self, req, o)[1]
+  return true
 end
 
 local COUNT_OPTIONS = util.set { "where", "paranoid", "transaction" }
