@@ -404,6 +404,45 @@ static int pairs_unique(const assoc_assoc *a) {
 
 static const assoc_select no_req = {NULL, 0, NULL, NULL, 0, -1, 0, 0};
 
+/* Can a belongsToMany count/has read the junction alone?  When the
+ * junction's otherKey is NOT NULL and REFERENCES the target key (constraints
+ * on; every connection runs PRAGMA foreign_keys=ON, so no link dangles), the
+ * target is not paranoid (or soft-deleted rows are asked for), and there is
+ * no target scope nor target where, the join with the target only
+ * re-checks what the foreign key guarantees. */
+static int junction_only(const assoc_assoc *a, const assoc_where *w,
+                         int with_deleted) {
+  const assoc_model *T = a->target, *J = a->through;
+  int key = -1;
+  if (!is_btm(a) || J == NULL || !a->constraints || w != NULL ||
+      a->nscope > 0)
+    return 0;
+  if (!with_deleted && (T->flags & ASSOC_MODEL_PARANOID) &&
+      T->special[ASSOC_COL_DELETED] >= 0)
+    return 0;
+  if (a->other_key < 0 || a->other_key >= J->nattrs ||
+      !(J->attrs[a->other_key].flags & ASSOC_ATTR_NOTNULL))
+    return 0;
+  return assoc_model_ref(J, a->other_key, &key) == T && key == a->target_key;
+}
+
+/* FROM J WHERE fk = ? AND <through scope> AND <J alive> [AND (<twhere>)]. */
+static void from_junction(assoc_sql *s, const assoc_assoc *a,
+                          const assoc_value *src, const assoc_where *twhere,
+                          int *first) {
+  const assoc_model *J = a->through;
+  assoc__sql_appendz(s, " FROM ");
+  assoc__sql_ident(s, J->table);
+  and_(s, first);
+  link_cond(s, J->table, J, a->fk, src);
+  scope_conds(s, J->table, J, a->through_scope, a->nthrough_scope, first);
+  alive_cond(s, J->table, J, first);
+  if (twhere != NULL) {
+    assoc__sql_appendz(s, " AND ");
+    assoc__sql_cond(s, J, J->table, twhere);
+  }
+}
+
 static int check_src(assoc_db *db, const assoc_assoc *a,
                      const assoc_value *src, const char *what) {
   if (src == NULL || !assoc__value_ok(src))
@@ -561,15 +600,21 @@ static int rel_count(assoc_db *db, const assoc_assoc *a,
     twhere = through->where;
   }
   s = assoc__scratch_get(db, &local);
-  if (is_btm(a) && !(fast && pairs_unique(a))) {
+  if (fast && pairs_unique(a) && junction_only(a, req->where,
+                                               req->with_deleted)) {
+    assoc__sql_appendz(s, "SELECT count(*)");
+    from_junction(s, a, src, twhere, &first);
+  } else if (is_btm(a) && !(fast && pairs_unique(a))) {
     assoc__sql_appendz(s, "SELECT count(DISTINCT ");
     qcol(s, a->target->table, a->target, a->target_key);
     assoc__sql_append(s, ")", 1);
   } else {
     assoc__sql_appendz(s, "SELECT count(*)");
   }
-  from_link(s, a, src, twhere, &first);
-  target_conds(s, a, req->where, req->with_deleted, &first);
+  if (first) { /* not the junction-only form */
+    from_link(s, a, src, twhere, &first);
+    target_conds(s, a, req->where, req->with_deleted, &first);
+  }
   rc = run_scalar(db, s, &n);
   assoc__scratch_put(db, s);
   if (rc != ASSOC_OK) return rc;
@@ -607,10 +652,16 @@ static int rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
     q = tq(a);
     s = assoc__scratch_get(db, &local);
     assoc__sql_appendz(s, "SELECT EXISTS (SELECT 1");
-    from_link(s, a, src, NULL, &first);
-    target_conds(s, a, NULL, 0, &first);
-    and_(s, &first);
-    qcol(s, q, a->target, a->tgt_attr);
+    if (junction_only(a, NULL, 0)) {
+      from_junction(s, a, src, NULL, &first);
+      and_(s, &first);
+      qcol(s, a->through->table, a->through, a->other_key);
+    } else {
+      from_link(s, a, src, NULL, &first);
+      target_conds(s, a, NULL, 0, &first);
+      and_(s, &first);
+      qcol(s, q, a->target, a->tgt_attr);
+    }
     assoc__sql_appendz(s, " = ");
     bind_q(s, &targets[0]);
     assoc__sql_append(s, ")", 1);

@@ -1591,6 +1591,36 @@ static void test_closed(void) {
   is_int(assoc_rows_node(NULL, 0), 0, "rows_node NULL");
 }
 
+static void test_btm_junction_only(void) {
+  assoc_value one = I(1), t[2];
+  int yes = -1;
+  int64_t n = -1;
+  seed();
+  t[0] = I(1);
+  t[1] = I(2);
+  is_int(assoc_rel_add(db, btm, &one, t, 2, NULL, 0, NULL), ASSOC_OK,
+         "junction-only: add 2");
+  trace_reset();
+  is_int(assoc_rel_has_one(db, btm, &one, &t[1], &yes), ASSOC_OK,
+         "junction-only: has one");
+  is_int(yes, 1, "junction-only: has it");
+  is_int(ntraced, 1, "junction-only has: 1 statement");
+  is_str(traced[0],
+         "SELECT EXISTS (SELECT 1 FROM \"UserProjects\" WHERE "
+         "\"UserProjects\".\"userId\" = ? AND \"UserProjects\".\"projectId\" "
+         "= ?)",
+         "junction-only has SQL");
+  trace_reset();
+  is_int(assoc_rel_count_fast(db, btm, &one, NULL, NULL, &n), ASSOC_OK,
+         "junction-only: count");
+  is_int(n, 2, "junction-only: count 2");
+  is_int(ntraced, 1, "junction-only count: 1 statement");
+  is_str(traced[0],
+         "SELECT count(*) FROM \"UserProjects\" WHERE "
+         "\"UserProjects\".\"userId\" = ?",
+         "junction-only count SQL");
+}
+
 int main(void) {
   test_names();
   test_pairs();
@@ -1599,6 +1629,7 @@ int main(void) {
   test_hasmany();
   test_not_null_and_paranoid();
   test_btm();
+  test_btm_junction_only();
   test_btm_plain();
   test_scoped_junction();
   test_target_scope();
