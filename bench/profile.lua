@@ -7,7 +7,7 @@
 -- PHASES: any of eager, lazy, m2m, query (default: all four).  The phase bodies are the
 -- ones of workload.lua; REPEAT (default 1) runs each that many times.
 local assoc = require("assoc")
-local DataTypes, Op = assoc.DataTypes, assoc.Op
+local Op = assoc.Op
 local clock = os.clock
 do
   local ok, socket = pcall(require, "socket")
@@ -26,30 +26,9 @@ for p in (os.getenv("PHASES") or "eager lazy m2m query"):gmatch("%S+") do phases
 
 local db = assoc.open{ storage = assert(os.getenv("BENCH_DB"), "set BENCH_DB") }
 db:query("PRAGMA cache_size=-2000")
-local function table_opts(name) return { tableName = name, timestamps = false } end
-local User = db:define("User", {
-  id = { type = DataTypes.INTEGER, primaryKey = true },
-  name = { type = DataTypes.STRING, allowNull = false },
-}, table_opts("users"))
-local Project = db:define("Project", {
-  id = { type = DataTypes.INTEGER, primaryKey = true },
-  name = { type = DataTypes.STRING, allowNull = false },
-}, table_opts("projects"))
-local Post = db:define("Post", {
-  id = { type = DataTypes.INTEGER, primaryKey = true },
-  title = { type = DataTypes.STRING, allowNull = false },
-  body = { type = DataTypes.TEXT, allowNull = false },
-  userId = { type = DataTypes.INTEGER, allowNull = false },
-}, table_opts("posts"))
-local UserProject = db:define("UserProject", {
-  userId = { type = DataTypes.INTEGER, primaryKey = true },
-  projectId = { type = DataTypes.INTEGER, primaryKey = true },
-  role = { type = DataTypes.STRING, allowNull = false, defaultValue = "member" },
-}, table_opts("user_projects"))
-User:hasMany(Post, { foreignKey = { name = "userId", allowNull = false } })
-Post:belongsTo(User, { foreignKey = { name = "userId", allowNull = false } })
-User:belongsToMany(Project, { through = UserProject })
-Project:belongsToMany(User, { through = UserProject })
+-- The models on the prescribed tables, with their associations (bench/models.lua).
+local here = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
+local User, Project, Post = dofile(here .. "/models.lua")(db)
 
 local function report(phase, t0, rows)
   io.write(("%s %.6f %d\n"):format(phase, clock() - t0, rows))

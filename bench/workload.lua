@@ -6,7 +6,7 @@
 --   BENCH_DB=/tmp/x/bench.db BENCH_SCHEMA=.../schema.sql lua5.4 bench/workload.lua
 -- Prints `phase seconds rows_touched` per phase and checks the counts like the other peers.
 local assoc = require("assoc")
-local DataTypes, Op = assoc.DataTypes, assoc.Op
+local Op = assoc.Op
 
 -- A monotonic-enough wall clock: LuaSocket's when installed (make bench installs it),
 -- else CPU time (equal to wall time for this single-threaded, CPU-bound workload).
@@ -42,32 +42,9 @@ end
 io.write(("# peer=assoc assoc=%s %s sqlite=%s\n"):format(assoc.VERSION, _VERSION:gsub(" ", "="),
   db:query("SELECT sqlite_version() AS v")[1].v))
 
--- Models on the prescribed tables (the schema exists: no sync).
-local function table_opts(name) return { tableName = name, timestamps = false } end
-local User = db:define("User", {
-  id = { type = DataTypes.INTEGER, primaryKey = true },
-  name = { type = DataTypes.STRING, allowNull = false },
-}, table_opts("users"))
-local Project = db:define("Project", {
-  id = { type = DataTypes.INTEGER, primaryKey = true },
-  name = { type = DataTypes.STRING, allowNull = false },
-}, table_opts("projects"))
-local Post = db:define("Post", {
-  id = { type = DataTypes.INTEGER, primaryKey = true },
-  title = { type = DataTypes.STRING, allowNull = false },
-  body = { type = DataTypes.TEXT, allowNull = false },
-  userId = { type = DataTypes.INTEGER, allowNull = false },
-}, table_opts("posts"))
-local UserProject = db:define("UserProject", {
-  userId = { type = DataTypes.INTEGER, primaryKey = true },
-  projectId = { type = DataTypes.INTEGER, primaryKey = true },
-  role = { type = DataTypes.STRING, allowNull = false, defaultValue = "member" },
-}, table_opts("user_projects"))
-
-User:hasMany(Post, { foreignKey = { name = "userId", allowNull = false } })
-Post:belongsTo(User, { foreignKey = { name = "userId", allowNull = false } })
-User:belongsToMany(Project, { through = UserProject })
-Project:belongsToMany(User, { through = UserProject })
+-- The models on the prescribed tables, with their associations (bench/models.lua).
+local here = (arg and arg[0] or ""):match("^(.*)[/\\]") or "."
+local User, Project, Post, UserProject = dofile(here .. "/models.lua")(db)
 
 local function report(phase, t0, rows)
   io.write(("%s %.6f %d\n"):format(phase, clock() - t0, rows))

@@ -1194,14 +1194,21 @@ static void step_hm_add(assoc_sql *s, void *p) {
   alive_cond(s, NULL, w->a->target, &first);
 }
 
+/* ANDs "attr of m is one of the call's targets": `= ?` for a single target,
+ * the JSON list otherwise (remove of hasMany and belongsToMany). */
+static void targets_cond(assoc_sql *s, const wctx *w, const assoc_model *m,
+                         int attr, int *first) {
+  if (w->one)
+    one_cond(s, NULL, m, attr, w->one, first);
+  else
+    in_list(s, NULL, m, attr, w->json, 0, 0, first);
+}
+
 static void step_hm_remove(assoc_sql *s, void *p) {
   wctx *w = p;
   int first = 1;
   unlink_start(s, w->a, w->src, w->now, &first);
-  if (w->one)
-    one_cond(s, NULL, w->a->target, w->a->tgt_attr, w->one, &first);
-  else
-    in_list(s, NULL, w->a->target, w->a->tgt_attr, w->json, 0, 0, &first);
+  targets_cond(s, w, w->a->target, w->a->tgt_attr, &first);
 }
 
 static void step_hm_unlink_others(assoc_sql *s, void *p) {
@@ -1260,10 +1267,7 @@ static void step_btm_remove(assoc_sql *s, void *p) {
   wctx *w = p;
   int first = 1;
   j_unlink_start(s, w->a, w->src, w->now, &first);
-  if (w->one)
-    one_cond(s, NULL, w->a->through, w->a->other_key, w->one, &first);
-  else
-    in_list(s, NULL, w->a->through, w->a->other_key, w->json, 0, 0, &first);
+  targets_cond(s, w, w->a->through, w->a->other_key, &first);
 }
 
 /* set: delete (soft-delete on a paranoid junction) the links not in the

@@ -14,30 +14,8 @@ end
 
 local function clear() for i = #log, 1, -1 do log[i] = nil end end
 
--- The error object raised by fn(...); fails if fn does not raise one.
-local function catch(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error")
-  assert(getmetatable(err) == core.error_mt, "not an error object: " .. tostring(err))
-  return err
-end
-
--- Asserts fn(...) raises `name` with a message containing each of parts.
-local function raises(name, parts, fn, ...)
-  local err = catch(fn, ...)
-  assert.are.equal(name, err.name, tostring(err))
-  if type(parts) == "string" then parts = { parts } end
-  for _, p in ipairs(parts or {}) do
-    assert(err.message:find(p, 1, true), ("%q does not mention %q"):format(err.message, p))
-  end
-  return err
-end
-
-local function ids(rows, key)
-  local out = {}
-  for i, r in ipairs(rows) do out[i] = r[key or "id"] end
-  return out
-end
+local CH = require "spec.core_helpers"
+local raises, ids = CH.raises, CH.ids
 
 local function rows(sql) return db:query(sql) end
 
