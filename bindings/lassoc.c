@@ -517,6 +517,39 @@ static const luaL_Reg core_funcs[] = {
     {"underscore", l_underscore},
     {NULL, NULL}};
 
+/* ---- heap tidying when a large result is collected -------------------------------- */
+
+/* glibc's malloc keeps freed small blocks in "fastbins" unmerged, and merges
+ * them all (malloc_consolidate) at the next allocation of 1 KB or more.
+ * After the collection that frees a large result (an eager load's 100,000
+ * rows), that merge walks every freed block: ten milliseconds and more,
+ * billed to whatever allocates next -- a later, small query -- at a moment
+ * that varies from run to run.  So a large result carries a witness (see
+ * lsnap_row): a userdata kept in one of its snapshot stores, whose finalizer
+ * runs at the end of the collection that freed the result and asks for one
+ * large block there, so that the merge happens inside that collection.
+ * (Doing it after every cycle costs more than it saves: small blocks would
+ * be merged before they can be reused.) */
+static int witness_gc(lua_State *L) {
+  (void)L;
+#if defined(__GLIBC__)
+  void *volatile p = malloc(4096); /* past the tcache: the large path */
+  free(p);
+#endif
+  return 0;
+}
+
+void lheap_witness(lua_State *L, int store) {
+  store = lua_absindex(L, store);
+  lua_newuserdatauv(L, 0, 0);
+  if (luaL_newmetatable(L, LASSOC_WITNESS)) {
+    lua_pushcfunction(L, witness_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  lua_rawseti(L, store, LSNAP_WITNESS);
+}
+
 int luaopen_assoc_core(lua_State *L) {
   luaL_checkversion(L);
   lua_settop(L, 0);

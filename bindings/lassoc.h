@@ -217,9 +217,17 @@ typedef struct lsnap {
                             from stack slot `fields`: copied into chunks */
   int stride;            /* attributes + 1 */
   lua_Integer used, cap, grow, left, base;
+  lua_Integer rows;      /* rows stored so far */
 } lsnap;
 int lsnap_init(lua_State *L, lsnap *s, int mt, int statekey, int nattrs,
                int64_t expect);
+/* The LSNAP_WITNESS_AT-th row of a build puts a witness in its store, at
+ * index LSNAP_WITNESS: when the collector frees the store, the heap is
+ * tidied (lassoc.c). */
+#define LSNAP_WITNESS_AT 512
+#define LSNAP_WITNESS (-2)
+#define LASSOC_WITNESS "assoc.witness"
+void lheap_witness(lua_State *L, int store);
 void lsnap_row(lua_State *L, lsnap *s, int row);
 static inline void lsnap_put(lua_State *L, lsnap *s, int attr) {
   lua_rawseti(L, s->chunk, s->base + attr + 1);

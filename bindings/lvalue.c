@@ -1059,6 +1059,7 @@ void lsnap_row(lua_State *L, lsnap *s, int row) {
   lua_rawseti(L, s->chunk, s->base);
   lua_pushvalue(L, s->chunk);
   lua_setmetatable(L, row);
+  if (++s->rows == LSNAP_WITNESS_AT) lheap_witness(L, s->chunk);
 }
 
 /* core.snapbase(chunk, row) -> the base of row's values in chunk (see

@@ -21,6 +21,11 @@
  *     string given as a value ever becomes SQL text.
  *   - SQL is deterministic for the same request, and prepared statements
  *     are kept in a bounded LRU cache keyed by SQL text.
+ *   - Threads: an assoc_db, and everything made from it (models, rows,
+ *     associations), is used by one thread at a time; nothing in it is
+ *     locked.  Separate assoc_db handles (on the same file or not) may be
+ *     used by separate threads at once.  The connection is opened in
+ *     SQLite's multi-thread mode (SQLITE_OPEN_NOMUTEX) accordingly.
  */
 #ifndef ASSOC_H
 #define ASSOC_H

@@ -202,7 +202,12 @@ int assoc_open(const char *path, const assoc_open_opts *opts, assoc_db **out) {
   }
   *out = db;
   if (path == NULL) return assoc__err(db, ASSOC_MISUSE, "assoc_open: no path");
-  rc = sqlite3_open_v2(path, &sq, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+  /* NOMUTEX: a connection is used by one thread at a time (its statement
+   * cache and transaction depth are unsynchronized anyway; see assoc.h), so
+   * SQLite's per-connection mutex would only cost a lock per API call. */
+  rc = sqlite3_open_v2(path, &sq,
+                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                           SQLITE_OPEN_NOMUTEX,
                        NULL);
   if (sq == NULL) {
     assoc__cache_free(&db->cache);

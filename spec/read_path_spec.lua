@@ -47,6 +47,43 @@ describe("snapshot stores of loaded rows", function()
     assert.are.equal("tostring", tostring(us[1]):find("^U#1$") and "tostring")
   end)
 
+  it("give a large result one heap witness, collected with it, and a small one none", function()
+    -- a result of 512 rows or more carries a witness in one store (lassoc.c: the heap is
+    -- tidied in the collection that frees the result); smaller results carry none
+    local rows = {}
+    for i = 1, 600 do rows[i] = { name = "n" .. i, age = i } end
+    U:bulkCreate(rows)
+    local function witnesses(list)
+      local seen, n = {}, 0
+      for _, u in ipairs(list) do
+        local store = getmetatable(u)
+        if not seen[store] then
+          seen[store] = true
+          if rawget(store, -2) ~= nil then
+            n = n + 1
+            assert.are.equal("userdata", type(rawget(store, -2)))
+            assert.is_function(getmetatable(rawget(store, -2)).__gc)
+          end
+        end
+      end
+      return n
+    end
+    assert.are.equal(1, witnesses(U:findAll { order = { "id" } }))
+    assert.are.equal(0, witnesses(U:findAll { order = { "id" }, limit = 511 }))
+    local weak = setmetatable({}, { __mode = "v" })
+    do
+      local us = U:findAll { order = { "id" } }
+      for _, u in ipairs(us) do
+        local w = rawget(getmetatable(u), -2)
+        if w then weak[1] = w end
+      end
+    end
+    assert.is_not_nil(weak[1])
+    collectgarbage(); collectgarbage()
+    assert.is_nil(weak[1], "the witness goes with its result")
+    assert.are.equal(600, U:count())
+  end)
+
   it("keep a partial select's unloaded attributes unchanged", function()
     for i = 1, 40 do U:create { name = "n" .. i, age = i } end
     local us = U:findAll { attributes = { "id", "name" }, order = { "id" } }

@@ -59,7 +59,8 @@ end
 -- one of two forms:
 --   * a table of the values by attribute name (what snapshot() below makes; saved records);
 --   * a store shared by up to 256 rows (bindings/lassoc.h, lsnap): an array whose [0] is a
---     layout (attribute name -> 1-based attribute index) and [-1] a stride, holding for each
+--     layout (attribute name -> 1-based attribute index), [-1] a stride (and [-2], in one
+--     store of a large result, the binding's heap witness), holding for each
 --     row, from its base b, the row's address at [b] and the value of attribute i at [b + i]
 --     (core.snapbase finds b).  Rows loaded by the binding (and saved by bulkCreate) get
 --     these, and the store is their METATABLE (it has the fields of M._mt): such a row has

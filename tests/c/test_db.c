@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "assoc.h"
+#include "assoc_int.h"
 #include "tap.h"
 
 static assoc_value I(int64_t i) {
@@ -130,6 +131,8 @@ static void test_open(void) {
   ok(db != NULL, "handle stored");
   is_int(scalar(db, "PRAGMA foreign_keys"), 1, "foreign_keys is on");
   is_int(scalar(db, "PRAGMA busy_timeout"), 5000, "default busy_timeout 5000");
+  ok(sqlite3_db_mutex(db->sq) == NULL,
+     "multi-thread mode: no per-connection mutex (one thread at a time)");
   rc = assoc_query(db, "SELECT \"nosuchcol\"", NULL, 0, &r);
   is_int(rc, ASSOC_ERROR, "double-quoted unknown name is an error (DQS off)");
   ok(r == NULL, "no rows on failure");
