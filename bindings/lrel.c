@@ -17,6 +17,7 @@
  * ...) keep their own names, and so do ValidationErrors of through values.
  */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "lassoc.h"
@@ -255,7 +256,7 @@ static const char *const assoc_opts[] = {
     "constraints", "onDelete", "onUpdate", NULL};
 
 static void push_rel(lua_State *L, ldb *box, const assoc_assoc *a) {
-  lrel *r = lua_newuserdatauv(L, sizeof *r, 1);
+  lrel *r = lua_newuserdatauv(L, sizeof *r, 2); /* the Db; quick table */
   r->a = a;
   r->box = box;
   luaL_setmetatable(L, LASSOC_REL);
@@ -1128,6 +1129,256 @@ static int rel_remove(lua_State *L) { return protect(L, remove_body); }
 static int rel_set(lua_State *L) { return protect(L, set_body); }
 static int rel_setone(lua_State *L) { return protect(L, setone_body); }
 
+/* ---- quick paths ------------------------------------------------------------------- *
+ *
+ * The Lua accessors' common calls -- getX() and countX() without options,
+ * hasX(t), removeX(t), addX(t [, { through = values }]) -- on a saved
+ * instance and a saved target instance or key value: a:qget(self), ...
+ * check those conditions here and run the body, returning true and the
+ * result; else they return false and the accessor takes its general path,
+ * which checks everything in order and raises what is wrong.  What they
+ * need of the Lua side is in the Association's quick table (a:quick(t)):
+ * source and target (Models), sattr and tattr (the key attributes), state
+ * (the instances' state key), null, through (the junction Model) and jkey
+ * (its name). */
+
+static int rel_quick(lua_State *L) {
+  luaL_checkudata(L, 1, LASSOC_REL);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_setiuservalue(L, 1, 2);
+  return 0;
+}
+
+/* The quick table of the Association at 1, pushed (1), or nothing (0) when
+ * there is none or its db is closed. */
+static int quick_tab(lua_State *L) {
+  lrel *r = luaL_testudata(L, 1, LASSOC_REL);
+  if (!r || !r->box->db) return 0;
+  if (lua_getiuservalue(L, 1, 2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  return 1;
+}
+
+/* When the value at idx is a saved instance of q[model] with a value (not
+ * null) for the attribute named q[attr], pushes that value and returns 1;
+ * else pushes nothing and returns 0. */
+static int quick_inst(lua_State *L, int q, int idx, const char *model,
+                      const char *attr) {
+  int top = lua_gettop(L);
+  if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
+  int mt = top + 1;
+  if (lua_type(L, mt) != LUA_TTABLE) goto no;
+  lua_pushliteral(L, "model");
+  lua_rawget(L, mt);
+  lua_getfield(L, q, model);
+  int same = lua_rawequal(L, -1, -2);
+  lua_settop(L, mt);
+  if (!same) goto no;
+  lua_getfield(L, q, "state");
+  int saved = lua_rawget(L, idx) != LUA_TNIL || lua_rawgeti(L, mt, 0) != LUA_TNIL;
+  lua_settop(L, mt);
+  if (!saved) goto no;
+  lua_getfield(L, q, attr);
+  if (lua_rawget(L, idx) == LUA_TNIL) goto no;
+  lua_getfield(L, q, "null");
+  int isnull = lua_rawequal(L, -1, -2);
+  lua_pop(L, 1);
+  if (isnull) goto no;
+  lua_remove(L, mt);
+  return 1;
+no:
+  lua_settop(L, top);
+  return 0;
+}
+
+/* The target key value of the argument at idx (a saved target instance, or
+ * a string or finite number key), pushed; 0 when it is none of these. */
+static int quick_target(lua_State *L, int q, int idx) {
+  switch (lua_type(L, idx)) {
+  case LUA_TSTRING: lua_pushvalue(L, idx); return 1;
+  case LUA_TNUMBER: {
+    if (!lua_isinteger(L, idx)) {
+      lua_Number x = lua_tonumber(L, idx);
+      if (x != x || x == HUGE_VAL || x == -HUGE_VAL) return 0;
+    }
+    lua_pushvalue(L, idx);
+    return 1;
+  }
+  case LUA_TTABLE: return quick_inst(L, q, idx, "target", "tattr");
+  default: return 0;
+  }
+}
+
+static int quick_no(lua_State *L) {
+  lua_pushboolean(L, 0);
+  return 1;
+}
+
+/* Runs body on the arguments a, v1 .. vn (a at 1, the n values on top),
+ * returning true and its results. */
+static int quick_run(lua_State *L, lua_CFunction body, int n) {
+  int from = lua_gettop(L) - n; /* >= 1: sources never below targets */
+  for (int i = 1; i <= n; i++) lua_copy(L, from + i, 1 + i);
+  lua_settop(L, n + 1);
+  int nres = protect(L, body);
+  lua_pushboolean(L, 1);
+  lua_insert(L, -nres - 1);
+  return nres + 1;
+}
+
+/* a:get(src, nil, mt, statekey) for a quick call; a belongsToMany's
+ * junction rows get jmt (arg 5) and statekey, under the key at 6. */
+static int qget_body(lua_State *L) {
+  rphase *ph = phase(L);
+  ldb *box;
+  const assoc_assoc *a = rel_check(L, "get", &box);
+  const assoc_model *T = assoc_assoc_target(a), *J = assoc_assoc_through(a);
+  lua_settop(L, 6);
+  lconv c;
+  lconv_init(&c, L, box, T, "get");
+  assoc_value src;
+  conv_src(&c, a, 2, &src);
+  ph->rename = 0;
+  assoc_rows *rows = NULL;
+  if (assoc_rel_get(box->db, a, &src, NULL, NULL, &rows) != ASSOC_OK)
+    return lerr_raise_core(L, box, 0);
+  int mt = lua_istable(L, 3) ? 3 : 0, sk = lua_isnil(L, 4) ? 0 : 4;
+  if (J)
+    collect_btm(L, box, a, rows, mt, sk, lua_istable(L, 5) ? 5 : 0, sk,
+                lua_isstring(L, 6) ? 6 : 0);
+  else
+    lrows_collect(L, box, T, rows, mt, sk);
+  ldb_flush(L, box);
+  return 1;
+}
+
+/* a:qget(self) -> true, rows | false */
+static int rel_qget(lua_State *L) {
+  lua_settop(L, 2);
+  if (!quick_tab(L)) return quick_no(L);
+  int q = 3;
+  if (!quick_inst(L, q, 2, "source", "sattr")) return quick_no(L);
+  lua_getfield(L, q, "target");
+  lua_pushliteral(L, "_mt");
+  lua_rawget(L, -2);
+  lua_replace(L, -2);                   /* src, Tmt */
+  lua_getfield(L, q, "state");          /* statekey */
+  if (lua_getfield(L, q, "through") == LUA_TTABLE) {
+    lua_pushliteral(L, "_mt");
+    lua_rawget(L, -2);
+    lua_replace(L, -2);                 /* Jmt */
+  }
+  lua_getfield(L, q, "jkey");
+  return quick_run(L, qget_body, 5);
+}
+
+/* a:qcount(self) -> true, n | false */
+static int rel_qcount(lua_State *L) {
+  lua_settop(L, 2);
+  if (!quick_tab(L)) return quick_no(L);
+  if (!quick_inst(L, 3, 2, "source", "sattr")) return quick_no(L);
+  return quick_run(L, count_body, 1);
+}
+
+/* a:qhas(self, target) -> true, boolean | false */
+static int rel_qhas(lua_State *L) {
+  lua_settop(L, 3);
+  if (!quick_tab(L)) return quick_no(L);
+  if (!quick_inst(L, 4, 2, "source", "sattr")) return quick_no(L);
+  if (!quick_target(L, 4, 3)) return quick_no(L);
+  return quick_run(L, has_body, 2);
+}
+
+/* a:qremove(self, target) -> true | false */
+static int rel_qremove(lua_State *L) {
+  lua_settop(L, 3);
+  if (!quick_tab(L)) return quick_no(L);
+  if (!quick_inst(L, 4, 2, "source", "sattr")) return quick_no(L);
+  if (!quick_target(L, 4, 3)) return quick_no(L);
+  return quick_run(L, remove_body, 2);
+}
+
+/* Are the options at idx nil, or { through = t } with t a plain table of
+ * junction attributes that are not the association's two keys, for a
+ * target that carries no through values of its own (the table at tidx, or
+ * a key value; a belongsToMany's only)?  Then pushes the through rows argument ({ t }, or nil for
+ * an empty t) and returns 1. */
+static int quick_through(lua_State *L, int q, const assoc_assoc *a, int idx,
+                         int tidx) {
+  const assoc_model *J = assoc_assoc_through(a);
+  if (J && lua_type(L, tidx) == LUA_TTABLE) { /* the target's own values */
+    lua_getfield(L, q, "jkey");
+    int own = lua_rawget(L, tidx) != LUA_TNIL;
+    lua_pop(L, 1);
+    if (own) return 0;
+  }
+  if (lua_isnil(L, idx)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  if (lua_type(L, idx) != LUA_TTABLE || lua_getmetatable(L, idx)) return 0;
+  int top = lua_gettop(L);
+  lua_pushnil(L);
+  if (!lua_next(L, idx)) { /* {} */
+    lua_pushnil(L);
+    return 1;
+  }
+  int only = lua_type(L, -2) == LUA_TSTRING &&
+             strcmp(lua_tostring(L, -2), "through") == 0;
+  lua_pop(L, 1);
+  only = only && !lua_next(L, idx);
+  lua_settop(L, top);
+  if (!only || !J) return 0;
+  if (lua_getfield(L, idx, "through") != LUA_TTABLE ||
+      lua_getmetatable(L, -1)) {
+    lua_settop(L, top);
+    return 0;
+  }
+  int t = top + 1;
+  const char *fk = assoc_assoc_key(a, ASSOC_KEY_FOREIGN);
+  const char *ok = assoc_assoc_key(a, ASSOC_KEY_OTHER);
+  int any = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    lua_pop(L, 1);
+    const char *k = lua_type(L, -1) == LUA_TSTRING && !lstr_hasnul(L, -1)
+                        ? lua_tostring(L, -1)
+                        : NULL;
+    if (!k || assoc_model_attr_index(J, k) < 0 || (fk && !strcmp(k, fk)) ||
+        (ok && !strcmp(k, ok)))
+      goto no;
+    any = 1;
+  }
+  if (!any) {
+    lua_settop(L, top);
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_createtable(L, 1, 0);
+  lua_pushvalue(L, t);
+  lua_rawseti(L, -2, 1);
+  lua_remove(L, t);
+  return 1;
+no:
+  lua_settop(L, top);
+  return 0;
+}
+
+/* a:qadd(self, target [, opts]) -> true | false */
+static int rel_qadd(lua_State *L) {
+  lua_settop(L, 4);
+  if (!quick_tab(L)) return quick_no(L);
+  const assoc_assoc *a = ((lrel *)lua_touserdata(L, 1))->a;
+  if (!quick_through(L, 5, a, 4, 3)) return quick_no(L); /* rows */
+  if (!quick_inst(L, 5, 2, "source", "sattr")) return quick_no(L);
+  if (!quick_target(L, 5, 3)) return quick_no(L);
+  lua_rotate(L, -3, 2); /* src, target, rows */
+  return quick_run(L, add_body, 3);
+}
+
 static int rel_tostring(lua_State *L) {
   lrel *r = luaL_checkudata(L, 1, LASSOC_REL);
   if (!r->box->db) {
@@ -1147,7 +1398,9 @@ static int rel_tostring(lua_State *L) {
 static const luaL_Reg rel_methods[] = {
     {"info", rel_info},     {"get", rel_get},       {"count", rel_count},
     {"has", rel_has},       {"add", rel_add},       {"remove", rel_remove},
-    {"set", rel_set},       {"setOne", rel_setone}, {NULL, NULL}};
+    {"set", rel_set},       {"setOne", rel_setone}, {"quick", rel_quick},
+    {"qget", rel_qget},     {"qcount", rel_qcount}, {"qhas", rel_qhas},
+    {"qadd", rel_qadd},     {"qremove", rel_qremove}, {NULL, NULL}};
 
 void lrel_open(lua_State *L) {
   if (luaL_newmetatable(L, LASSOC_REL)) {

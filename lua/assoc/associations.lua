@@ -688,18 +688,18 @@ end
 
 local function make_get_many(A, acc)
   local btm = A.associationType == "BelongsToMany"
+  local core = A._core
+  local qget = core.qget
   -- The requests of a call without options, made on the first such call: the same every
   -- time (the binding only reads them).
   local plain_req, plain_through
   return function(self, opts)
-    if opts == nil and plain_req ~= nil then     -- the common call, checked in one go
-      local src = quick_source(A, self)
-      if src ~= nil then
-        local core = A._core
-        local ok, res = pcall(core.get, core, src, plain_req, A.target._mt, STATE,
-          plain_through)
-        if ok then return res end
-        core_error(A, acc, res)
+    if opts == nil then       -- the common call: the binding checks it in one go (quick path)
+      local ok, took, res = pcall(qget, core, self)
+      if ok then
+        if took then return res end
+      else
+        core_error(A, acc, took)
       end
     end
     check_source(A, self, acc)
@@ -751,15 +751,16 @@ local PLAIN_COUNT = { withDeleted = false }   -- the request of a count without 
 
 local function make_count(A, acc)
   local btm = A.associationType == "BelongsToMany"
+  local core = A._core
+  local qcount = core.qcount
   return function(self, opts)
     if opts == nil then
-      local src = quick_source(A, self)
-      if src == nil then
-        check_source(A, self, acc)
-        src = source_value(A, self, acc)
-      end
-      local core = A._core
-      local ok, res = pcall(core.count, core, src, PLAIN_COUNT)
+      local ok, took, res = pcall(qcount, core, self)       -- the quick path
+      if not ok then core_error(A, acc, took) end
+      if took then return res end
+      check_source(A, self, acc)
+      local src = source_value(A, self, acc)
+      ok, res = pcall(core.count, core, src, PLAIN_COUNT)
       if ok then return res end
       core_error(A, acc, res)
     end
@@ -803,14 +804,15 @@ local function single_target(A, acc, target)
 end
 
 local function make_has(A, acc, many)
+  local core = A._core
+  local qhas = core.qhas
   return function(self, targets, opts)
-    if opts == nil and not many then              -- the common call, checked in one go
-      local src, v = quick_source(A, self), quick_target(A, targets)
-      if src ~= nil and v ~= nil then
-        local core = A._core
-        local ok, res = pcall(core.has, core, src, v)
-        if ok then return res end
-        core_error(A, acc, res)
+    if opts == nil and not many then              -- the common call (quick path)
+      local ok, took, res = pcall(qhas, core, self, targets)
+      if ok then
+        if took then return res end
+      else
+        core_error(A, acc, took)
       end
     end
     check_source(A, self, acc)
@@ -831,7 +833,17 @@ local ADD_BTM = util.set { "transaction", "through" }
 
 local function make_add(A, acc, many)
   local btm = A.associationType == "BelongsToMany"
+  local core = A._core
+  local qadd = core.qadd
   return function(self, targets, opts)
+    if not many then                -- the common call (quick path): no options but through
+      local ok, took = pcall(qadd, core, self, targets, opts)
+      if ok then
+        if took then return self end
+      else
+        core_error(A, acc, took)
+      end
+    end
     local src = quick_source(A, self)           -- nil: the checks below, in their order
     if src == nil then check_source(A, self, acc) end
     opts = accessor_options(A, acc, opts, btm and ADD_BTM or ADD_OPTIONS)
@@ -854,14 +866,15 @@ local function make_add(A, acc, many)
 end
 
 local function make_remove(A, acc, many)
+  local core = A._core
+  local qremove = core.qremove
   return function(self, targets, opts)
-    if opts == nil and not many then              -- the common call, checked in one go
-      local src, v = quick_source(A, self), quick_target(A, targets)
-      if src ~= nil and v ~= nil then
-        local core = A._core
-        local ok, res = pcall(core.remove, core, src, v)
-        if ok then return self end
-        core_error(A, acc, res)
+    if opts == nil and not many then              -- the common call (quick path)
+      local ok, took = pcall(qremove, core, self, targets)
+      if ok then
+        if took then return self end
+      else
+        core_error(A, acc, took)
       end
     end
     check_source(A, self, acc)
@@ -1085,6 +1098,9 @@ local function associate(kind, S, T, opts)
   }, Association)
   if A.scope and next(A.scope) == nil then A.scope = nil end
   if A.throughScope and next(A.throughScope) == nil then A.throughScope = nil end
+  -- what the binding's quick paths (a:qget, a:qadd, ...) check calls against
+  a:quick { source = S, target = T, sattr = A._sourceAttr, tattr = A._targetAttr,
+    state = STATE, null = null, through = J, jkey = J and J.name or nil }
   S.associations[A.as] = A
   A.installed = install(A)
   return A
