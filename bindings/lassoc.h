@@ -229,6 +229,10 @@ int lsnap_init(lua_State *L, lsnap *s, int mt, int statekey, int nattrs,
 #define LASSOC_WITNESS "assoc.witness"
 void lheap_witness(lua_State *L, int store);
 void lsnap_row(lua_State *L, lsnap *s, int row);
+/* Pushes the name of attribute attr of m, interned once per layout (kept in
+ * layout[-2] when s has one: a layout is replaced whenever the attributes
+ * change), so that a repeated small read does not intern its names again. */
+void lsnap_pushname(lua_State *L, lsnap *s, const assoc_model *m, int attr);
 static inline void lsnap_put(lua_State *L, lsnap *s, int attr) {
   lua_rawseti(L, s->chunk, s->base + attr + 1);
 }

@@ -741,10 +741,11 @@ static int btm_build(lua_State *L) {
   int names = result + 1;
   for (int col = 0; col < ncols; col++) {
     int attr = assoc_rows_attr(rows, col);
-    const assoc_attr *a =
-        assoc_model_attr(node[col] ? x->J : x->T, attr);
+    const assoc_model *m = node[col] ? x->J : x->T;
+    const assoc_attr *a = assoc_model_attr(m, attr);
     attrs[col] = attr;
-    lua_pushstring(L, a ? a->name : "?");
+    if (a) lsnap_pushname(L, node[col] ? &js : &ss, m, attr);
+    else lua_pushliteral(L, "?");
     dec[col] = (unsigned char)(a ? lv_decclass(a) : lv_decclass(&plain));
   }
   x->jb = NULL;
@@ -1137,15 +1138,33 @@ static int rel_setone(lua_State *L) { return protect(L, setone_body); }
  * check those conditions here and run the body, returning true and the
  * result; else they return false and the accessor takes its general path,
  * which checks everything in order and raises what is wrong.  What they
- * need of the Lua side is in the Association's quick table (a:quick(t)):
- * source and target (Models), sattr and tattr (the key attributes), state
- * (the instances' state key), null, through (the junction Model) and jkey
- * (its name). */
+ * need of the Lua side is in the Association's quick table (a:quick(t)), an
+ * array read with rawgeti (no string keys to intern per call): see Q_*. */
+enum {
+  Q_SOURCE = 1, /* the source Model */
+  Q_TARGET,     /* the target Model */
+  Q_SATTR,      /* the source key attribute's name */
+  Q_TATTR,      /* the target key attribute's name */
+  Q_STATE,      /* the instances' state key */
+  Q_NULL,       /* assoc.null */
+  Q_THROUGH,    /* the junction Model (belongsToMany) or false */
+  Q_JKEY,       /* its name, or false */
+  Q_MODELKEY,   /* "model" */
+  Q_MTKEY,      /* "_mt" */
+  Q_OPTKEY,     /* "through" */
+  Q__N = Q_OPTKEY
+};
 
 static int rel_quick(lua_State *L) {
   luaL_checkudata(L, 1, LASSOC_REL);
   luaL_checktype(L, 2, LUA_TTABLE);
   lua_settop(L, 2);
+  for (int i = 1; i <= Q__N; i++) { /* every slot set: no holes */
+    lua_rawgeti(L, 2, i);
+    int t = lua_type(L, -1);
+    lua_pop(L, 1);
+    if (t == LUA_TNIL) return luaL_error(L, "a:quick: slot %d is nil", i);
+  }
   lua_setiuservalue(L, 1, 2);
   return 0;
 }
@@ -1165,25 +1184,24 @@ static int quick_tab(lua_State *L) {
 /* When the value at idx is a saved instance of q[model] with a value (not
  * null) for the attribute named q[attr], pushes that value and returns 1;
  * else pushes nothing and returns 0. */
-static int quick_inst(lua_State *L, int q, int idx, const char *model,
-                      const char *attr) {
+static int quick_inst(lua_State *L, int q, int idx, int model, int attr) {
   int top = lua_gettop(L);
   if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
   int mt = top + 1;
   if (lua_type(L, mt) != LUA_TTABLE) goto no;
-  lua_pushliteral(L, "model");
+  lua_rawgeti(L, q, Q_MODELKEY);
   lua_rawget(L, mt);
-  lua_getfield(L, q, model);
+  lua_rawgeti(L, q, model);
   int same = lua_rawequal(L, -1, -2);
   lua_settop(L, mt);
   if (!same) goto no;
-  lua_getfield(L, q, "state");
+  lua_rawgeti(L, q, Q_STATE);
   int saved = lua_rawget(L, idx) != LUA_TNIL || lua_rawgeti(L, mt, 0) != LUA_TNIL;
   lua_settop(L, mt);
   if (!saved) goto no;
-  lua_getfield(L, q, attr);
+  lua_rawgeti(L, q, attr);
   if (lua_rawget(L, idx) == LUA_TNIL) goto no;
-  lua_getfield(L, q, "null");
+  lua_rawgeti(L, q, Q_NULL);
   int isnull = lua_rawequal(L, -1, -2);
   lua_pop(L, 1);
   if (isnull) goto no;
@@ -1207,7 +1225,7 @@ static int quick_target(lua_State *L, int q, int idx) {
     lua_pushvalue(L, idx);
     return 1;
   }
-  case LUA_TTABLE: return quick_inst(L, q, idx, "target", "tattr");
+  case LUA_TTABLE: return quick_inst(L, q, idx, Q_TARGET, Q_TATTR);
   default: return 0;
   }
 }
@@ -1260,18 +1278,18 @@ static int rel_qget(lua_State *L) {
   lua_settop(L, 2);
   if (!quick_tab(L)) return quick_no(L);
   int q = 3;
-  if (!quick_inst(L, q, 2, "source", "sattr")) return quick_no(L);
-  lua_getfield(L, q, "target");
-  lua_pushliteral(L, "_mt");
+  if (!quick_inst(L, q, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
+  lua_rawgeti(L, q, Q_TARGET);
+  lua_rawgeti(L, q, Q_MTKEY);
   lua_rawget(L, -2);
   lua_replace(L, -2);                   /* src, Tmt */
-  lua_getfield(L, q, "state");          /* statekey */
-  if (lua_getfield(L, q, "through") == LUA_TTABLE) {
-    lua_pushliteral(L, "_mt");
+  lua_rawgeti(L, q, Q_STATE);           /* statekey */
+  if (lua_rawgeti(L, q, Q_THROUGH) == LUA_TTABLE) {
+    lua_rawgeti(L, q, Q_MTKEY);
     lua_rawget(L, -2);
     lua_replace(L, -2);                 /* Jmt */
   }
-  lua_getfield(L, q, "jkey");
+  lua_rawgeti(L, q, Q_JKEY);
   return quick_run(L, qget_body, 5);
 }
 
@@ -1279,7 +1297,7 @@ static int rel_qget(lua_State *L) {
 static int rel_qcount(lua_State *L) {
   lua_settop(L, 2);
   if (!quick_tab(L)) return quick_no(L);
-  if (!quick_inst(L, 3, 2, "source", "sattr")) return quick_no(L);
+  if (!quick_inst(L, 3, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
   return quick_run(L, count_body, 1);
 }
 
@@ -1287,7 +1305,7 @@ static int rel_qcount(lua_State *L) {
 static int rel_qhas(lua_State *L) {
   lua_settop(L, 3);
   if (!quick_tab(L)) return quick_no(L);
-  if (!quick_inst(L, 4, 2, "source", "sattr")) return quick_no(L);
+  if (!quick_inst(L, 4, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
   if (!quick_target(L, 4, 3)) return quick_no(L);
   return quick_run(L, has_body, 2);
 }
@@ -1296,7 +1314,7 @@ static int rel_qhas(lua_State *L) {
 static int rel_qremove(lua_State *L) {
   lua_settop(L, 3);
   if (!quick_tab(L)) return quick_no(L);
-  if (!quick_inst(L, 4, 2, "source", "sattr")) return quick_no(L);
+  if (!quick_inst(L, 4, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
   if (!quick_target(L, 4, 3)) return quick_no(L);
   return quick_run(L, remove_body, 2);
 }
@@ -1310,7 +1328,7 @@ static int quick_through(lua_State *L, int q, const assoc_assoc *a, int idx,
                          int tidx) {
   const assoc_model *J = assoc_assoc_through(a);
   if (J && lua_type(L, tidx) == LUA_TTABLE) { /* the target's own values */
-    lua_getfield(L, q, "jkey");
+    lua_rawgeti(L, q, Q_JKEY);
     int own = lua_rawget(L, tidx) != LUA_TNIL;
     lua_pop(L, 1);
     if (own) return 0;
@@ -1326,13 +1344,15 @@ static int quick_through(lua_State *L, int q, const assoc_assoc *a, int idx,
     lua_pushnil(L);
     return 1;
   }
-  int only = lua_type(L, -2) == LUA_TSTRING &&
-             strcmp(lua_tostring(L, -2), "through") == 0;
+  lua_rawgeti(L, q, Q_OPTKEY);
+  int only = lua_rawequal(L, -1, -3);
+  lua_pop(L, 1);
   lua_pop(L, 1);
   only = only && !lua_next(L, idx);
   lua_settop(L, top);
   if (!only || !J) return 0;
-  if (lua_getfield(L, idx, "through") != LUA_TTABLE ||
+  lua_rawgeti(L, q, Q_OPTKEY);
+  if (lua_rawget(L, idx) != LUA_TTABLE ||
       lua_getmetatable(L, -1)) {
     lua_settop(L, top);
     return 0;
@@ -1373,7 +1393,7 @@ static int rel_qadd(lua_State *L) {
   if (!quick_tab(L)) return quick_no(L);
   const assoc_assoc *a = ((lrel *)lua_touserdata(L, 1))->a;
   if (!quick_through(L, 5, a, 4, 3)) return quick_no(L); /* rows */
-  if (!quick_inst(L, 5, 2, "source", "sattr")) return quick_no(L);
+  if (!quick_inst(L, 5, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
   if (!quick_target(L, 5, 3)) return quick_no(L);
   lua_rotate(L, -3, 2); /* src, target, rows */
   return quick_run(L, add_body, 3);

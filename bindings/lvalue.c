@@ -1029,6 +1029,27 @@ int lsnap_init(lua_State *L, lsnap *s, int mt, int statekey, int nattrs,
   return s->on;
 }
 
+void lsnap_pushname(lua_State *L, lsnap *s, const assoc_model *m, int attr) {
+  const assoc_attr *a = assoc_model_attr(m, attr);
+  if (!s->on) {
+    lua_pushstring(L, a ? a->name : "?");
+    return;
+  }
+  if (lua_rawgeti(L, s->layout, -2) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, assoc_model_nattrs(m), 0);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, s->layout, -2);
+  }
+  if (lua_rawgeti(L, -1, (lua_Integer)attr + 1) != LUA_TSTRING) {
+    lua_pop(L, 1);
+    lua_pushstring(L, a ? a->name : "?");
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, (lua_Integer)attr + 1);
+  }
+  lua_remove(L, -2);
+}
+
 void lsnap_row(lua_State *L, lsnap *s, int row) {
   if (s->used == s->cap) {
     lua_Integer cap;
@@ -1119,7 +1140,7 @@ static int rows_build(lua_State *L) {
     attrs[col] = attr;
     if (attr >= 0) {
       const assoc_attr *a = assoc_model_attr(x->m, attr);
-      lua_pushstring(L, a->name);
+      lsnap_pushname(L, &ss, x->m, attr);
       dec[col] = (unsigned char)lv_decclass(a); /* numbers stored by
                                                    SQLite affinity: text */
     } else {

@@ -1099,8 +1099,9 @@ local function associate(kind, S, T, opts)
   if A.scope and next(A.scope) == nil then A.scope = nil end
   if A.throughScope and next(A.throughScope) == nil then A.throughScope = nil end
   -- what the binding's quick paths (a:qget, a:qadd, ...) check calls against
-  a:quick { source = S, target = T, sattr = A._sourceAttr, tattr = A._targetAttr,
-    state = STATE, null = null, through = J, jkey = J and J.name or nil }
+  -- (slots: bindings/lrel.c, Q_*)
+  a:quick { S, T, A._sourceAttr, A._targetAttr, STATE, null, J or false, J and J.name or false,
+    "model", "_mt", "through" }
   S.associations[A.as] = A
   A.installed = install(A)
   return A

@@ -73,7 +73,8 @@ end
 -- the helpers below.
 
 -- The layout of M's stores (its current attributes), built by set_layout; the binding finds
--- it as M._mt.layout (and lists there, at [-1], the metatable fields it copies into stores).
+-- it as M._mt.layout (and lists there, at [-1], the metatable fields it copies into stores,
+-- and at [-2] the attribute names by index, interned once).
 function instance.set_layout(M)
   local layout = {}
   for i, name in ipairs(M._names) do layout[name] = i end
