@@ -24,31 +24,46 @@
 
 #define LASSOC_REL "assoc.Association"
 
-typedef struct lrel {
-  const assoc_assoc *a;
-  ldb *box;
-} lrel;
-
 /* ---- error renaming ------------------------------------------------------------ */
 
 typedef struct rphase {
   int rename; /* an error object raised now becomes an AssociationError */
 } rphase;
 
+typedef struct lrel {
+  const assoc_assoc *a;
+  ldb *box;
+  rphase *ph; /* the phase of the body running on it (protect) */
+} lrel;
+
+/* The phase of the running body: its upvalue, or, when protect called it
+ * as a light function, the one recorded in the Association at 1. */
 static rphase *phase(lua_State *L) {
-  return lua_touserdata(L, lua_upvalueindex(1));
+  rphase *p = lua_touserdata(L, lua_upvalueindex(1));
+  return p ? p : ((lrel *)lua_touserdata(L, 1))->ph;
 }
 
 /* Calls body (a C function taking the current arguments) under lua_pcall;
  * renames to AssociationError an error object raised while the body's
- * phase says so (never a ConnectionError). */
+ * phase says so (never a ConnectionError).  On an Association (the usual
+ * case) the phase is recorded in it, so no closure is made per call. */
 static int protect(lua_State *L, lua_CFunction body) {
   rphase ph = {1};
   int n = lua_gettop(L);
-  lua_pushlightuserdata(L, &ph);
-  lua_pushcclosure(L, body, 1);
+  lrel *r = luaL_testudata(L, 1, LASSOC_REL);
+  rphase *prev = NULL;
+  if (r) {
+    prev = r->ph;
+    r->ph = &ph;
+    lua_pushcfunction(L, body);
+  } else {
+    lua_pushlightuserdata(L, &ph);
+    lua_pushcclosure(L, body, 1);
+  }
   lua_insert(L, 1);
-  if (lua_pcall(L, n, LUA_MULTRET, 0) != LUA_OK) {
+  int st = lua_pcall(L, n, LUA_MULTRET, 0);
+  if (r) r->ph = prev;
+  if (st != LUA_OK) {
     if (ph.rename && lua_type(L, -1) == LUA_TTABLE) {
       int err = lua_gettop(L);
       lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_ERRMT);
@@ -259,6 +274,7 @@ static void push_rel(lua_State *L, ldb *box, const assoc_assoc *a) {
   lrel *r = lua_newuserdatauv(L, sizeof *r, 2); /* the Db; quick table */
   r->a = a;
   r->box = box;
+  r->ph = NULL;
   luaL_setmetatable(L, LASSOC_REL);
   lua_pushvalue(L, 1); /* the Db */
   lua_setiuservalue(L, -2, 1);

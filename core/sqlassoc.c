@@ -1335,7 +1335,19 @@ static int any_kept(const unsigned char *tkeep, int n, int ntattrs) {
   return 0;
 }
 
-static void now_value(char buf[25], assoc_value *v) {
+/* The time stamp the writes bind where a model they touch has a createdAt,
+ * updatedAt or deletedAt column (else NULL: nothing binds it). */
+static void now_value(const assoc_assoc *a, char buf[25], assoc_value *v) {
+  const assoc_model *ms[3] = {a->source, a->target, a->through};
+  int i, w, any = 0;
+  for (i = 0; i < 3; i++)
+    for (w = 0; ms[i] != NULL && w < 3; w++)
+      if (ms[i]->special[w] >= 0) any = 1;
+  if (!any) {
+    memset(v, 0, sizeof *v);
+    v->type = ASSOC_V_NULL;
+    return;
+  }
   assoc_now_iso(buf);
   v->type = ASSOC_V_TEXT;
   v->u.s.p = buf;
@@ -1372,7 +1384,7 @@ static int rel_add(assoc_db *db, const assoc_assoc *a,
     if (rc == ASSOC_OK) assoc__clear_err(db);
     return rc;
   }
-  now_value(nowbuf, &now);
+  now_value(a, nowbuf, &now);
   memset(&w, 0, sizeof w);
   w.a = a;
   w.src = src;
@@ -1428,7 +1440,7 @@ static int rel_remove(assoc_db *db, const assoc_assoc *a,
     if (rc == ASSOC_OK) assoc__clear_err(db);
     return rc;
   }
-  now_value(nowbuf, &now);
+  now_value(a, nowbuf, &now);
   memset(&w, 0, sizeof w);
   w.a = a;
   w.src = src;
@@ -1476,7 +1488,7 @@ int assoc_rel_set_v2(assoc_db *db, const assoc_assoc *a,
     assoc_sql_free(&js);
     return rc;
   }
-  now_value(nowbuf, &now);
+  now_value(a, nowbuf, &now);
   memset(&w, 0, sizeof w);
   w.a = a;
   w.src = src;
@@ -1525,7 +1537,7 @@ int assoc_rel_set_one(assoc_db *db, const assoc_assoc *a,
   if (!assoc__value_ok(target) || target->type == ASSOC_V_BLOB ||
       (target->type == ASSOC_V_REAL && !isfinite(target->u.r)))
     return assoc__err(db, ASSOC_MISUSE, "setOne: bad target value");
-  now_value(nowbuf, &now);
+  now_value(a, nowbuf, &now);
   memset(&w, 0, sizeof w);
   w.a = a;
   w.src = src;
