@@ -115,6 +115,20 @@ typedef struct assoc__scope {
   assoc_value value;   /* text/blob owned (malloc'ed) */
 } assoc__scope;
 
+/* The SQL text of a fixed-shape statement of an association, built once
+ * (sqlassoc.c): valid while db->schema_gen is `gen` and the caller's shape
+ * key is `shape`.  A hit builds only the binds (same builder code, text
+ * switched off: assoc__sql_memo) and prepares the memo's text, hashed once. */
+typedef struct assoc__memo {
+  unsigned gen;     /* 0: empty */
+  uint64_t shape;
+  char *sql;
+  size_t len;
+  uint32_t hash;
+} assoc__memo;
+enum { ASSOC__MEMO_GET, ASSOC__MEMO_COUNT, ASSOC__MEMO_HAS,
+       ASSOC__MEMO_ADD, ASSOC__MEMO_REMOVE, ASSOC__MEMO_N };
+
 struct assoc_assoc {
   assoc_db *db;
   assoc_kind kind;
@@ -144,6 +158,7 @@ struct assoc_assoc {
   int upsert;
   assoc_pair *scope_pairs, *through_scope_pairs; /* assoc_assoc_scope's
                                                     views of the scopes */
+  assoc__memo memo[ASSOC__MEMO_N]; /* a cache: written through const */
 };
 
 /* Bits of assoc_assoc.explicit_. */
@@ -175,6 +190,8 @@ struct assoc_db {
   int nmodels, modelcap;
   assoc_sql scratch;       /* builder buffers reused by requests */
   int scratch_busy;
+  unsigned schema_gen;     /* bumped by every change to models or
+                              associations (memos of older ones are stale) */
 };
 
 /* ---- errors (db.c) --------------------------------------------------------- */
@@ -192,6 +209,10 @@ int assoc__cache_init(assoc__cache *c, int capacity);
 void assoc__cache_free(assoc__cache *c);
 /* Hands out a ready statement for `sql` (len bytes), marked busy.  Returns
  * ASSOC_OK, or an error with the message on db (nothing handed out). */
+/* As assoc__stmt_get, with the text's hash (assoc__sql_hash) known. */
+int assoc__stmt_get_h(assoc_db *db, const char *sql, size_t len,
+                      uint32_t hash, unsigned flags, assoc__stmt **out);
+uint32_t assoc__sql_hash(const char *sql, size_t len);
 int assoc__stmt_get(assoc_db *db, const char *sql, size_t len, unsigned flags,
                     assoc__stmt **out);
 /* Resets and clears the statement and gives it back (finalizes it when it
@@ -259,6 +280,15 @@ void assoc__sql_printf(assoc_sql *s, const char *fmt, ...) ASSOC__PRINTF(2, 3);
 void assoc__sql_ident(assoc_sql *s, const char *ident);
 /* Appends a bind value (borrowed). */
 void assoc__sql_bind(assoc_sql *s, const assoc_value *v);
+/* Ties s (just reset) to memo m for shape: when m holds the text for gen
+ * and shape, the appends that follow write nothing (the builder still runs
+ * and records its binds).  assoc__sql_text then gives the text to prepare:
+ * m's on a hit; else s's own, copied into m (when there is memory). */
+void assoc__sql_memo(assoc_sql *s, assoc__memo *m, unsigned gen,
+                     uint64_t shape);
+void assoc__sql_text(assoc_sql *s, const char **text, size_t *len,
+                     uint32_t *hash);
+void assoc__memo_free(assoc__memo *m);
 /* Allocates n bytes owned by s (freed on reset/free), or NULL (rc set). */
 char *assoc__sql_own(assoc_sql *s, size_t n);
 /* Records the first error (later ones are ignored); returns s->rc. */

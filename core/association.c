@@ -133,6 +133,7 @@ void assoc__assoc_free(assoc_assoc *a) {
   free_scope(a->through_scope, a->nthrough_scope);
   free(a->scope_pairs);
   free(a->through_scope_pairs);
+  for (i = 0; i < ASSOC__MEMO_N; i++) assoc__memo_free(&a->memo[i]);
   free(a);
 }
 
@@ -758,6 +759,7 @@ int assoc_associate(assoc_db *db, const assoc_assoc_def *d,
   int rc, i, mi, ai, an, c, od, ou;
   char d1[256], d2[256];
   if (out != NULL) *out = NULL;
+  if (db != NULL) db->schema_gen++; /* memos of older definitions are stale */
   if (db == NULL || db->sq == NULL) return ASSOC_CLOSED;
   if (d == NULL)
     return assoc__err(db, ASSOC_MISUSE, "assoc_associate: no definition");

@@ -192,6 +192,7 @@ int assoc_open(const char *path, const assoc_open_opts *opts, assoc_db **out) {
   db = calloc(1, sizeof *db);
   if (db == NULL) return ASSOC_NOMEM;
   assoc_sql_init(&db->scratch);
+  db->schema_gen = 1; /* a memo of generation 0 is empty */
   cap = (opts != NULL && opts->cache_size > 0) ? opts->cache_size
                                                : ASSOC__DEFAULT_CACHE;
   busy = (opts != NULL && opts->busy_timeout_ms >= 0) ? opts->busy_timeout_ms

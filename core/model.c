@@ -198,6 +198,7 @@ int assoc_define(assoc_db *db, const assoc_model_def *def, assoc_model **out) {
   const char *mname;
   if (out != NULL) *out = NULL;
   if (db == NULL || db->sq == NULL) return ASSOC_CLOSED;
+  db->schema_gen++; /* every memo of the SQL of older models is stale */
   if (def == NULL) return assoc__err(db, ASSOC_MISUSE, "assoc_define: no definition");
   mname = def->name;
   if (mname == NULL || mname[0] == '\0')
@@ -460,6 +461,7 @@ int assoc__model_set_ref(assoc_model *m, int attr, const char *table,
                          const char *column, const char *on_delete,
                          const char *on_update) {
   assoc__ref *r;
+  m->db->schema_gen++;
   int bad = 0;
   const char *od, *ou;
   if (m == NULL || attr < 0 || attr >= m->nattrs || table == NULL ||
@@ -497,6 +499,7 @@ void assoc__model_clear_ref(assoc_model *m, int attr) {
   if (m == NULL || m->refs == NULL || attr < 0 || attr >= m->nattrs ||
       m->refs[attr] == NULL)
     return;
+  m->db->schema_gen++;
   free(m->refs[attr]->table);
   free(m->refs[attr]->column);
   free(m->refs[attr]);
@@ -510,6 +513,7 @@ int assoc__model_add_attr(assoc_model *m, const assoc_attr *a) {
   int i, n = m->nattrs + 1, *hidx = NULL;
   uint32_t size = 16;
   memset(&copy, 0, sizeof copy);
+  m->db->schema_gen++;
   if (check_attr(m->db, m->name, a, m->nattrs) != ASSOC_OK) return ASSOC_MISUSE;
   if (a->flags & (ASSOC_ATTR_AUTOINC | ASSOC_ATTR_PK))
     return assoc__err(m->db, ASSOC_MISUSE,
@@ -589,6 +593,7 @@ static void free_attr_at(assoc_model *m, int i) {
 
 void assoc__model_pop_attr(assoc_model *m) {
   if (m == NULL || m->nattrs == 0) return;
+  m->db->schema_gen++;
   free_attr_at(m, m->nattrs - 1);
   m->nattrs--;
   reindex(m);
@@ -597,6 +602,7 @@ void assoc__model_pop_attr(assoc_model *m) {
 void assoc__model_replace_auto_pk(assoc_model *m, int a, int b) {
   int i, j;
   if (m == NULL || m->nattrs < 3 || a <= 0 || b <= 0) return;
+  m->db->schema_gen++;
   free_attr_at(m, 0);
   memmove(m->attrs, m->attrs + 1, (size_t)(m->nattrs - 1) * sizeof *m->attrs);
   if (m->refs != NULL)
@@ -620,6 +626,7 @@ void assoc__model_replace_auto_pk(assoc_model *m, int a, int b) {
 }
 
 void assoc__model_pop(assoc_db *db) {
+  if (db != NULL) db->schema_gen++;
   if (db == NULL || db->nmodels == 0) return;
   assoc__model_free(db->models[--db->nmodels]);
 }

@@ -342,14 +342,32 @@ static void target_conds(assoc_sql *s, const assoc_assoc *a,
 
 /* ---- running ------------------------------------------------------------------- */
 
+/* Ties the statement being built in s to memo slot k of a (see
+ * assoc__sql_memo): only for the fixed-shape forms, whose text depends on
+ * nothing but the definitions (db->schema_gen) and `shape`. */
+static void memo(assoc_sql *s, const assoc_assoc *a, int k, uint64_t shape) {
+  assoc__sql_memo(s, (assoc__memo *)&a->memo[k], a->db->schema_gen, shape);
+}
+
+/* Is req a request with nothing in it (every attribute, no where, order,
+ * limit or offset, live rows only)? */
+static int plain_req(const assoc_select *req) {
+  return req->nattrs == 0 && req->where == NULL && req->norder == 0 &&
+         req->limit < 0 && req->offset <= 0 && !req->with_deleted;
+}
+
 /* Prepares the built statement in s and binds it (text/blobs copied when
  * transient).  *out busy on success. */
-static int prepare(assoc_db *db, const assoc_sql *s, int transient,
+static int prepare(assoc_db *db, assoc_sql *s, int transient,
                    assoc__stmt **out) {
   int rc;
+  const char *text;
+  size_t len;
+  uint32_t hash;
   *out = NULL;
   if (s->rc != ASSOC_OK) return assoc__err(db, s->rc, "%s", s->errmsg);
-  rc = assoc__stmt_get(db, s->text, s->len, 0, out);
+  assoc__sql_text(s, &text, &len, &hash); /* the memo's on a hit */
+  rc = assoc__stmt_get_h(db, text, len, hash, 0, out);
   if (rc != ASSOC_OK) return rc;
   rc = assoc__bind(db, *out, s->binds, s->nbinds, transient);
   if (rc != ASSOC_OK) {
@@ -360,7 +378,7 @@ static int prepare(assoc_db *db, const assoc_sql *s, int transient,
 }
 
 /* Runs the statement built in s to its end. */
-static int run(assoc_db *db, const assoc_sql *s) {
+static int run(assoc_db *db, assoc_sql *s) {
   assoc__stmt *st;
   int rc = prepare(db, s, 0, &st);
   if (rc != ASSOC_OK) return rc;
@@ -370,7 +388,7 @@ static int run(assoc_db *db, const assoc_sql *s) {
 }
 
 /* Runs a one-row one-column query built in s; *out gets its integer. */
-static int run_scalar(assoc_db *db, const assoc_sql *s, int64_t *out) {
+static int run_scalar(assoc_db *db, assoc_sql *s, int64_t *out) {
   assoc__stmt *st;
   double t0;
   int rc = prepare(db, s, 0, &st);
@@ -510,6 +528,9 @@ int assoc_rel_get(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                       kind_names[a->kind], T->name);
   }
   s = assoc__scratch_get(db, &local);
+  if (plain_req(req) && src->type != ASSOC_V_NULL &&
+      (through == NULL || (through->nattrs < 0 && through->where == NULL)))
+    memo(s, a, ASSOC__MEMO_GET, 1);
   assoc__sql_appendz(s, "SELECT ");
   for (i = 0; i < nt; i++) {
     if (i) assoc__sql_append(s, ", ", 2);
@@ -600,6 +621,8 @@ static int rel_count(assoc_db *db, const assoc_assoc *a,
     twhere = through->where;
   }
   s = assoc__scratch_get(db, &local);
+  if (fast && plain_req(req) && twhere == NULL && src->type != ASSOC_V_NULL)
+    memo(s, a, ASSOC__MEMO_COUNT, 1);
   if (fast && pairs_unique(a) && junction_only(a, req->where,
                                                req->with_deleted)) {
     assoc__sql_appendz(s, "SELECT count(*)");
@@ -651,6 +674,7 @@ static int rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
       return rc;
     q = tq(a);
     s = assoc__scratch_get(db, &local);
+    if (src->type != ASSOC_V_NULL) memo(s, a, ASSOC__MEMO_HAS, 1);
     assoc__sql_appendz(s, "SELECT EXISTS (SELECT 1");
     if (junction_only(a, NULL, 0)) {
       from_junction(s, a, src, NULL, &first);
@@ -1162,6 +1186,8 @@ typedef struct wctx {
   int ntattrs;
   int keep; /* some through cell is kept (not given) */
   int n;
+  int memo;       /* the memo slot of a one-step write (0: none; slot + 1) */
+  uint64_t shape; /* and its shape */
 } wctx;
 
 static int run_steps(assoc_db *db, build_fn *steps, int nsteps, wctx *w) {
@@ -1170,6 +1196,7 @@ static int run_steps(assoc_db *db, build_fn *steps, int nsteps, wctx *w) {
   if (tx && (rc = assoc_begin(db)) != ASSOC_OK) return rc;
   for (i = 0; i < nsteps && rc == ASSOC_OK; i++) {
     s = assoc__scratch_get(db, &local);
+    if (nsteps == 1 && w->memo > 0) memo(s, w->a, w->memo - 1, w->shape);
     steps[i](s, w);
     rc = run(db, s);
     assoc__scratch_put(db, s);
@@ -1397,6 +1424,17 @@ static int rel_add(assoc_db *db, const assoc_assoc *a,
   if (one) {
     w.one = &targets[0];
     w.onev = tvals;
+    /* the text depends on the through attributes given: up to 6, each
+     * under 256, make the shape */
+    if (ntattrs <= 6) {
+      int i;
+      w.memo = ASSOC__MEMO_ADD + 1;
+      w.shape = 1u | ((uint64_t)ntattrs << 1);
+      for (i = 0; i < ntattrs; i++) {
+        if (tattrs[i] < 0 || tattrs[i] > 255) w.memo = 0;
+        else w.shape |= (uint64_t)tattrs[i] << (4 + 8 * i);
+      }
+    }
   }
   if (a->kind == ASSOC_HAS_MANY) {
     steps[k++] = step_hm_add;
@@ -1447,7 +1485,11 @@ static int rel_remove(assoc_db *db, const assoc_assoc *a,
   w.json = &json;
   w.now = &now;
   w.n = n;
-  if (one) w.one = &targets[0];
+  if (one) {
+    w.one = &targets[0];
+    w.memo = ASSOC__MEMO_REMOVE + 1;
+    w.shape = 1;
+  }
   step = a->kind == ASSOC_HAS_MANY ? step_hm_remove : step_btm_remove;
   rc = run_steps(db, &step, 1, &w);
   assoc_sql_free(&js);

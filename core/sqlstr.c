@@ -19,6 +19,10 @@ typedef struct sqlpriv {
   int bindcap;   /* entries allocated for binds */
   char **owned;  /* builder-owned blocks (LIKE patterns) */
   int nowned, ownedcap;
+  assoc__memo *memo; /* assoc__sql_memo: the memo, its key, and a hit */
+  unsigned gen;
+  uint64_t shape;
+  int hit;       /* the text is the memo's: appends write nothing */
 } sqlpriv;
 
 void assoc_sql_init(assoc_sql *s) {
@@ -53,7 +57,12 @@ void assoc__sql_reset(assoc_sql *s) {
   s->nbinds = 0;
   s->rc = ASSOC_OK;
   s->errmsg[0] = '\0';
-  if (s->priv_ != NULL) free_owned(s->priv_);
+  if (s->priv_ != NULL) {
+    sqlpriv *p = s->priv_;
+    free_owned(p);
+    p->memo = NULL;
+    p->hit = 0;
+  }
 }
 
 int assoc__sql_fail(assoc_sql *s, int rc, const char *fmt, ...) {
@@ -86,7 +95,7 @@ static int reserve(assoc_sql *s, size_t n) {
   sqlpriv *p;
   size_t need, cap;
   char *t;
-  if (s->rc != ASSOC_OK || (p = priv(s)) == NULL) return 0;
+  if (s->rc != ASSOC_OK || (p = priv(s)) == NULL || p->hit) return 0;
   need = s->len + n + 1;
   if (need < n) return assoc__sql_fail(s, ASSOC_NOMEM, "out of memory"), 0;
   if (need <= p->cap && s->text != NULL) return 1;
@@ -116,11 +125,15 @@ void assoc__sql_appendz(assoc_sql *s, const char *text) {
   assoc__sql_append(s, text, strlen(text));
 }
 
+static int hit(const assoc_sql *s) {
+  return s->priv_ != NULL && ((const sqlpriv *)s->priv_)->hit;
+}
+
 void assoc__sql_printf(assoc_sql *s, const char *fmt, ...) {
   char buf[128];
   va_list ap;
   int n;
-  if (s->rc != ASSOC_OK) return;
+  if (s->rc != ASSOC_OK || hit(s)) return;
   va_start(ap, fmt);
   n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
@@ -140,8 +153,10 @@ void assoc__sql_printf(assoc_sql *s, const char *fmt, ...) {
 }
 
 void assoc__sql_ident(assoc_sql *s, const char *ident) {
-  size_t n = strlen(ident), q = 0, i;
+  size_t n, q = 0, i;
   char *d;
+  if (hit(s)) return;
+  n = strlen(ident);
   for (i = 0; i < n; i++)
     if (ident[i] == '"') q++;
   if (!reserve(s, n + q + 2)) return;
@@ -203,6 +218,48 @@ char *assoc__sql_own(assoc_sql *s, size_t n) {
   }
   p->owned[p->nowned++] = b;
   return b;
+}
+
+void assoc__sql_memo(assoc_sql *s, assoc__memo *m, unsigned gen,
+                     uint64_t shape) {
+  sqlpriv *p = priv(s);
+  if (p == NULL || m == NULL) return;
+  p->memo = m;
+  p->gen = gen;
+  p->shape = shape;
+  p->hit = m->sql != NULL && m->gen == gen && m->shape == shape;
+}
+
+void assoc__sql_text(assoc_sql *s, const char **text, size_t *len,
+                     uint32_t *hash) {
+  sqlpriv *p = s->priv_;
+  assoc__memo *m = p != NULL ? p->memo : NULL;
+  if (m != NULL && p->hit) {
+    *text = m->sql;
+    *len = m->len;
+    *hash = m->hash;
+    return;
+  }
+  *text = s->text != NULL ? s->text : "";
+  *len = s->len;
+  *hash = assoc__sql_hash(*text, *len);
+  if (m != NULL && s->rc == ASSOC_OK) {
+    char *copy = malloc(*len + 1);
+    if (copy != NULL) {
+      memcpy(copy, *text, *len + 1);
+      free(m->sql);
+      m->sql = copy;
+      m->len = *len;
+      m->hash = *hash;
+      m->gen = p->gen;
+      m->shape = p->shape;
+    }
+  }
+}
+
+void assoc__memo_free(assoc__memo *m) {
+  free(m->sql);
+  memset(m, 0, sizeof *m);
 }
 
 int assoc__value_ok(const assoc_value *v) {

@@ -18,7 +18,7 @@
 
 /* Eight bytes a step (SQL texts run to hundreds of bytes and are hashed on
  * every call), each mixed by a multiply and a shift. */
-static uint32_t hash_sql(const char *s, size_t n) {
+uint32_t assoc__sql_hash(const char *s, size_t n) {
   uint64_t h = 0x9e3779b97f4a7c15u ^ (uint64_t)n, w;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -139,6 +139,14 @@ static int tail_is_empty(const char *p) {
 
 int assoc__stmt_get(assoc_db *db, const char *sql, size_t len, unsigned flags,
                     assoc__stmt **out) {
+  return assoc__stmt_get_h(db, sql, len,
+                           (flags & ASSOC__NOCACHE) ? 0
+                                                    : assoc__sql_hash(sql, len),
+                           flags, out);
+}
+
+int assoc__stmt_get_h(assoc_db *db, const char *sql, size_t len,
+                      uint32_t hash, unsigned flags, assoc__stmt **out) {
   assoc__cache *c = &db->cache;
   assoc__stmt *e = NULL, *n;
   uint32_t h = 0;
@@ -148,7 +156,7 @@ int assoc__stmt_get(assoc_db *db, const char *sql, size_t len, unsigned flags,
   if (len >= (size_t)INT_MAX)
     return assoc__err(db, ASSOC_MISUSE, "SQL text too long");
   if (!(flags & ASSOC__NOCACHE)) {
-    h = hash_sql(sql, len);
+    h = hash;
     for (e = c->buckets[h & (c->nbuckets - 1)]; e != NULL; e = e->hnext)
       if (e->hash == h && e->len == len && memcmp(e->sql, sql, len) == 0) break;
     if (e != NULL && !e->busy) {

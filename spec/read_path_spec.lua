@@ -117,6 +117,41 @@ describe("snapshot stores of loaded rows", function()
     assert.are.equal(19, P:count())
   end)
 
+  it("read what a model holds now after an association adds an attribute (SQL memos)", function()
+    -- the accessors' fixed-shape statements keep their SQL text once built; a new
+    -- attribute on the target or the junction must show in the next call
+    local u = U:create { name = "u" }
+    u:createP { title = "a" }
+    local t = T:create { label = "t" }
+    u:addT(t)
+    assert.are.same({ "a" }, (function()
+      local out = {}
+      for i, p in ipairs(u:getPs()) do out[i] = p.title end
+      return out
+    end)())
+    assert.are.equal(1, #u:getTs())
+    assert.is_nil(u:getPs()[1].oId)
+    local O = db:define("O", { o = DataTypes.STRING }, { timestamps = false })
+    O:hasMany(P)
+    db:query('ALTER TABLE "Ps" ADD COLUMN "oId" INTEGER')
+    db:query('ALTER TABLE "UT" ADD COLUMN "note" VARCHAR(255)')
+    db:sync()
+    local o = O:create { o = "x" }
+    db:query('UPDATE "Ps" SET "oId" = ?', { o.id })
+    local ps = u:getPs()
+    assert.are.equal(o.id, ps[1].oId, "the getter selects the new column")
+    assert.are.equal(1, u:countPs())
+    assert.is_true(u:hasP(ps[1]))
+    -- the junction gains an attribute through a new definition of its model
+    local UT = db.models.UT
+    assert.is_not_nil(UT)
+    u:removeT(t)
+    assert.are.equal(0, u:countTs())
+    u:addT(t)
+    assert.is_true(u:hasT(t))
+    assert.are.equal(1, #u:getTs())
+  end)
+
   it("are made for bulkCreate's instances, junction rows and included rows", function()
     local us = U:bulkCreate((function()
       local t = {}
