@@ -1185,16 +1185,16 @@ static int rel_quick(lua_State *L) {
   return 0;
 }
 
-/* The quick table of the Association at 1, pushed (1), or nothing (0) when
- * there is none or its db is closed. */
-static int quick_tab(lua_State *L) {
+/* The Association at 1 with its quick table pushed, or NULL (nothing
+ * pushed) when there is none or its db is closed. */
+static lrel *quick_tab(lua_State *L) {
   lrel *r = luaL_testudata(L, 1, LASSOC_REL);
-  if (!r || !r->box->db) return 0;
+  if (!r || !r->box->db) return NULL;
   if (lua_getiuservalue(L, 1, 2) != LUA_TTABLE) {
     lua_pop(L, 1);
-    return 0;
+    return NULL;
   }
-  return 1;
+  return r;
 }
 
 /* When the value at idx is a saved instance of q[model] with a value (not
@@ -1251,168 +1251,240 @@ static int quick_no(lua_State *L) {
   return 1;
 }
 
-/* Runs body on the arguments a, v1 .. vn (a at 1, the n values on top),
- * returning true and its results. */
-static int quick_run(lua_State *L, lua_CFunction body, int n) {
-  int from = lua_gettop(L) - n; /* >= 1: sources never below targets */
-  for (int i = 1; i <= n; i++) lua_copy(L, from + i, 1 + i);
-  lua_settop(L, n + 1);
-  int nres = protect(L, body);
-  lua_pushboolean(L, 1);
-  lua_insert(L, -nres - 1);
-  return nres + 1;
+/* The value at idx for attribute `name` of m when it needs no conversion
+ * (a Lua integer for an integer attribute, a string for a text one): 1 with
+ * *v set (text borrowed from the stack); else 0 -- the general path then
+ * converts it, or raises what is wrong. */
+static int quick_value(lua_State *L, int idx, const assoc_model *m,
+                       const char *name, assoc_value *v) {
+  const assoc_attr *at = assoc_model_attr(m, assoc_model_attr_index(m, name));
+  if (at == NULL) return 0;
+  switch (at->type) {
+  case ASSOC_T_INTEGER:
+  case ASSOC_T_BIGINT:
+    if (!lua_isinteger(L, idx)) return 0;
+    v->type = ASSOC_V_INT;
+    v->u.i = (int64_t)lua_tointeger(L, idx);
+    return 1;
+  case ASSOC_T_STRING:
+  case ASSOC_T_TEXT:
+  case ASSOC_T_UUID:
+    if (lua_type(L, idx) != LUA_TSTRING) return 0;
+    v->type = ASSOC_V_TEXT;
+    v->u.s.p = lua_tolstring(L, idx, &v->u.s.n);
+    return 1;
+  default: return 0;
+  }
 }
 
-/* a:get(src, nil, mt, statekey) for a quick call; a belongsToMany's
- * junction rows get jmt (arg 5) and statekey, under the key at 6. */
-static int qget_body(lua_State *L) {
-  rphase *ph = phase(L);
-  ldb *box;
-  const assoc_assoc *a = rel_check(L, "get", &box);
-  const assoc_model *T = assoc_assoc_target(a), *J = assoc_assoc_through(a);
-  lua_settop(L, 6);
-  lconv c;
-  lconv_init(&c, L, box, T, "get");
-  assoc_value src;
-  conv_src(&c, a, 2, &src);
-  ph->rename = 0;
-  assoc_rows *rows = NULL;
-  if (assoc_rel_get(box->db, a, &src, NULL, NULL, &rows) != ASSOC_OK)
-    return lerr_raise_core(L, box, 0);
-  int mt = lua_istable(L, 3) ? 3 : 0, sk = lua_isnil(L, 4) ? 0 : 4;
-  if (J)
-    collect_btm(L, box, a, rows, mt, sk, lua_istable(L, 5) ? 5 : 0, sk,
-                lua_isstring(L, 6) ? 6 : 0);
-  else
-    lrows_collect(L, box, T, rows, mt, sk);
-  ldb_flush(L, box);
-  return 1;
+/* The source value of self (at 2) and, when tidx, the target key value of
+ * the argument at tidx, for a quick call on the Association at 1 with its
+ * quick table at q: 1 (the values pushed, so that their text stays), or 0
+ * when the call is not a quick one. */
+static int quick_args(lua_State *L, int q, int tidx, assoc_value *src,
+                      assoc_value *tv) {
+  const assoc_assoc *a = ((lrel *)lua_touserdata(L, 1))->a;
+  if (!quick_inst(L, q, 2, Q_SOURCE, Q_SATTR)) return 0;
+  if (!quick_value(L, -1, assoc_assoc_source(a), assoc_assoc_source_attr(a),
+                   src))
+    return 0;
+  if (tidx == 0) return 1;
+  if (!quick_target(L, q, tidx)) return 0;
+  return quick_value(L, -1, assoc_assoc_target(a), assoc_assoc_target_attr(a),
+                     tv);
+}
+
+/* Puts the Db in place of the Association at 1 (the logger and the error
+ * path find it there), once the quick checks are done. */
+static void quick_db(lua_State *L) {
+  lua_getiuservalue(L, 1, 1);
+  lua_replace(L, 1);
+}
+
+/* A core call of a quick path failed: its error is raised as the general
+ * path raises it; a misuse (nothing was sent) goes back to the general
+ * path, which reports it where its checks find it. */
+static int quick_fail(lua_State *L, ldb *box) {
+  lerr_snapshot(box);
+  if (box->err.code == ASSOC_MISUSE) {
+    ldb_flush(L, box);
+    return quick_no(L);
+  }
+  return lerr_raise_snap(L, box, 0);
 }
 
 /* a:qget(self) -> true, rows | false */
 static int rel_qget(lua_State *L) {
   lua_settop(L, 2);
-  if (!quick_tab(L)) return quick_no(L);
-  int q = 3;
-  if (!quick_inst(L, q, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
-  lua_rawgeti(L, q, Q_TARGET);
-  lua_rawgeti(L, q, Q_MTKEY);
-  lua_rawget(L, -2);
-  lua_replace(L, -2);                   /* src, Tmt */
-  lua_rawgeti(L, q, Q_STATE);           /* statekey */
-  if (lua_rawgeti(L, q, Q_THROUGH) == LUA_TTABLE) {
-    lua_rawgeti(L, q, Q_MTKEY);
-    lua_rawget(L, -2);
-    lua_replace(L, -2);                 /* Jmt */
+  lrel *r = quick_tab(L);
+  if (!r) return quick_no(L);
+  assoc_value src;
+  if (!quick_args(L, 3, 0, &src, NULL)) return quick_no(L);
+  const assoc_assoc *a = r->a;
+  quick_db(L);
+  lua_settop(L, 4);                     /* 3 q, 4 src (borrowed text) */
+  lua_rawgeti(L, 3, Q_TARGET);
+  lua_rawgeti(L, 3, Q_MTKEY);
+  lua_rawget(L, -2);                    /* 6 Tmt */
+  lua_rawgeti(L, 3, Q_STATE);           /* 7 statekey */
+  int jmt = 0, key = 0;
+  if (lua_rawgeti(L, 3, Q_THROUGH) == LUA_TTABLE) {
+    lua_rawgeti(L, 3, Q_MTKEY);
+    lua_rawget(L, -2);                  /* 9 Jmt */
+    jmt = lua_istable(L, -1) ? lua_gettop(L) : 0;
+    lua_rawgeti(L, 3, Q_JKEY);          /* 10 jkey */
+    key = lua_isstring(L, -1) ? lua_gettop(L) : 0;
   }
-  lua_rawgeti(L, q, Q_JKEY);
-  return quick_run(L, qget_body, 5);
+  int mt = lua_istable(L, 6) ? 6 : 0, sk = lua_isnil(L, 7) ? 0 : 7;
+  assoc_rows *rows = NULL;
+  if (assoc_rel_get(r->box->db, a, &src, NULL, NULL, &rows) != ASSOC_OK)
+    return quick_fail(L, r->box);
+  lua_pushboolean(L, 1);
+  int top = lua_gettop(L);
+  if (assoc_assoc_through(a))
+    collect_btm(L, r->box, a, rows, mt, sk, jmt, sk, key);
+  else
+    lrows_collect(L, r->box, assoc_assoc_target(a), rows, mt, sk);
+  ldb_flush(L, r->box);
+  lua_settop(L, top + 1);
+  return 2;
 }
 
 /* a:qcount(self) -> true, n | false */
 static int rel_qcount(lua_State *L) {
   lua_settop(L, 2);
-  if (!quick_tab(L)) return quick_no(L);
-  if (!quick_inst(L, 3, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
-  return quick_run(L, count_body, 1);
+  lrel *r = quick_tab(L);
+  if (!r) return quick_no(L);
+  assoc_value src;
+  if (!quick_args(L, 3, 0, &src, NULL)) return quick_no(L);
+  quick_db(L);
+  int64_t n = 0;
+  if (assoc_rel_count_fast(r->box->db, r->a, &src, NULL, NULL, &n) !=
+      ASSOC_OK)
+    return quick_fail(L, r->box);
+  ldb_flush(L, r->box);
+  lua_pushboolean(L, 1);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 2;
 }
 
 /* a:qhas(self, target) -> true, boolean | false */
 static int rel_qhas(lua_State *L) {
   lua_settop(L, 3);
-  if (!quick_tab(L)) return quick_no(L);
-  if (!quick_inst(L, 4, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
-  if (!quick_target(L, 4, 3)) return quick_no(L);
-  return quick_run(L, has_body, 2);
+  lrel *r = quick_tab(L);
+  if (!r) return quick_no(L);
+  assoc_value src, tv;
+  if (!quick_args(L, 4, 3, &src, &tv)) return quick_no(L);
+  quick_db(L);
+  int yes = 0;
+  if (assoc_rel_has_one(r->box->db, r->a, &src, &tv, &yes) != ASSOC_OK)
+    return quick_fail(L, r->box);
+  ldb_flush(L, r->box);
+  lua_pushboolean(L, 1);
+  lua_pushboolean(L, yes);
+  return 2;
 }
 
 /* a:qremove(self, target) -> true | false */
 static int rel_qremove(lua_State *L) {
   lua_settop(L, 3);
-  if (!quick_tab(L)) return quick_no(L);
-  if (!quick_inst(L, 4, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
-  if (!quick_target(L, 4, 3)) return quick_no(L);
-  return quick_run(L, remove_body, 2);
+  lrel *r = quick_tab(L);
+  if (!r) return quick_no(L);
+  assoc_value src, tv;
+  if (!quick_args(L, 4, 3, &src, &tv)) return quick_no(L);
+  quick_db(L);
+  if (assoc_rel_remove_one(r->box->db, r->a, &src, &tv) != ASSOC_OK)
+    return quick_fail(L, r->box);
+  ldb_flush(L, r->box);
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
-/* Are the options at idx nil, or { through = t } with t a plain table of
- * junction attributes that are not the association's two keys, for a
- * target that carries no through values of its own (the table at tidx, or
- * a key value; a belongsToMany's only)?  Then pushes the through rows argument ({ t }, or nil for
- * an empty t) and returns 1. */
+#define QUICK_MAXT 8 /* through attributes a quick add takes */
+
+/* The through values of a quick add: opts (at idx) nil, or { through = t }
+ * with t a plain table of at most QUICK_MAXT junction attributes other than
+ * the association's keys, time stamps and through scope, each value needing
+ * no conversion, for a target that carries no through values of its own
+ * (the table at tidx, or a key value; a belongsToMany's only).  Fills
+ * tattrs/tvals in attribute order (text borrowed from t, which the caller's
+ * opts keep) and returns 1 with *nt set; else 0. */
 static int quick_through(lua_State *L, int q, const assoc_assoc *a, int idx,
-                         int tidx) {
+                         int tidx, int *tattrs, assoc_value *tvals, int *nt) {
   const assoc_model *J = assoc_assoc_through(a);
+  *nt = 0;
   if (J && lua_type(L, tidx) == LUA_TTABLE) { /* the target's own values */
     lua_rawgeti(L, q, Q_JKEY);
     int own = lua_rawget(L, tidx) != LUA_TNIL;
     lua_pop(L, 1);
     if (own) return 0;
   }
-  if (lua_isnil(L, idx)) {
-    lua_pushnil(L);
-    return 1;
-  }
+  if (lua_isnil(L, idx)) return 1;
   if (lua_type(L, idx) != LUA_TTABLE || lua_getmetatable(L, idx)) return 0;
   int top = lua_gettop(L);
   lua_pushnil(L);
-  if (!lua_next(L, idx)) { /* {} */
-    lua_pushnil(L);
-    return 1;
-  }
+  if (!lua_next(L, idx)) return 1; /* {} */
   lua_rawgeti(L, q, Q_OPTKEY);
   int only = lua_rawequal(L, -1, -3);
-  lua_pop(L, 1);
-  lua_pop(L, 1);
+  lua_pop(L, 2);
   only = only && !lua_next(L, idx);
   lua_settop(L, top);
   if (!only || !J) return 0;
   lua_rawgeti(L, q, Q_OPTKEY);
-  if (lua_rawget(L, idx) != LUA_TTABLE ||
-      lua_getmetatable(L, -1)) {
-    lua_settop(L, top);
-    return 0;
-  }
+  if (lua_rawget(L, idx) != LUA_TTABLE || lua_getmetatable(L, -1)) goto no;
   int t = top + 1;
   const char *fk = assoc_assoc_key(a, ASSOC_KEY_FOREIGN);
   const char *ok = assoc_assoc_key(a, ASSOC_KEY_OTHER);
-  int any = 0;
   lua_pushnil(L);
   while (lua_next(L, t)) {
-    lua_pop(L, 1);
-    const char *k = lua_type(L, -1) == LUA_TSTRING && !lstr_hasnul(L, -1)
-                        ? lua_tostring(L, -1)
+    const char *k = lua_type(L, -2) == LUA_TSTRING && !lstr_hasnul(L, -2)
+                        ? lua_tostring(L, -2)
                         : NULL;
-    if (!k || assoc_model_attr_index(J, k) < 0 || (fk && !strcmp(k, fk)) ||
+    int at = k ? assoc_model_attr_index(J, k) : -1;
+    if (at < 0 || *nt == QUICK_MAXT || (fk && !strcmp(k, fk)) ||
         (ok && !strcmp(k, ok)))
       goto no;
-    any = 1;
+    for (int w = 0; w < 3; w++)
+      if (assoc_model_special(J, w) == at) goto no;
+    for (int i = 0; i < assoc_assoc_nscope(a, 1); i++)
+      if (strcmp(assoc_assoc_scope(a, 1, i)->attr, k) == 0) goto no;
+    assoc_value v;
+    if (!quick_value(L, -1, J, k, &v)) goto no; /* the text stays in t */
+    int i = (*nt)++;
+    while (i > 0 && tattrs[i - 1] > at) { /* in attribute order */
+      tattrs[i] = tattrs[i - 1];
+      tvals[i] = tvals[i - 1];
+      i--;
+    }
+    tattrs[i] = at;
+    tvals[i] = v;
+    lua_pop(L, 1);
   }
-  if (!any) {
-    lua_settop(L, top);
-    lua_pushnil(L);
-    return 1;
-  }
-  lua_createtable(L, 1, 0);
-  lua_pushvalue(L, t);
-  lua_rawseti(L, -2, 1);
-  lua_remove(L, t);
+  lua_settop(L, top);
   return 1;
 no:
   lua_settop(L, top);
+  *nt = 0;
   return 0;
 }
 
 /* a:qadd(self, target [, opts]) -> true | false */
 static int rel_qadd(lua_State *L) {
   lua_settop(L, 4);
-  if (!quick_tab(L)) return quick_no(L);
-  const assoc_assoc *a = ((lrel *)lua_touserdata(L, 1))->a;
-  if (!quick_through(L, 5, a, 4, 3)) return quick_no(L); /* rows */
-  if (!quick_inst(L, 5, 2, Q_SOURCE, Q_SATTR)) return quick_no(L);
-  if (!quick_target(L, 5, 3)) return quick_no(L);
-  lua_rotate(L, -3, 2); /* src, target, rows */
-  return quick_run(L, add_body, 3);
+  lrel *r = quick_tab(L);
+  if (!r) return quick_no(L);
+  int tattrs[QUICK_MAXT], nt = 0;
+  assoc_value tvals[QUICK_MAXT], src, tv;
+  if (!quick_through(L, 5, r->a, 4, 3, tattrs, tvals, &nt))
+    return quick_no(L);
+  if (!quick_args(L, 5, 3, &src, &tv)) return quick_no(L);
+  quick_db(L);
+  if (assoc_rel_add_one(r->box->db, r->a, &src, &tv, nt ? tattrs : NULL, nt,
+                        nt ? tvals : NULL, NULL) != ASSOC_OK)
+    return quick_fail(L, r->box);
+  ldb_flush(L, r->box);
+  lua_pushboolean(L, 1);
+  return 1;
 }
 
 static int rel_tostring(lua_State *L) {
