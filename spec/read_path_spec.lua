@@ -250,3 +250,74 @@ describe("singular accessors", function()
     assert.are.equal("AssociationError", err.name)
   end)
 end)
+
+describe("the accessors' quick paths", function()
+  -- the common calls go straight to the core (bindings/lrel.c, rel_q*); anything they do not
+  -- take goes to the general path, so answers and errors are the same either way
+  local db, log, U, P, T, UT
+  before_each(function()
+    db, log, U, P, T = setup()
+    UT = db.models.UT
+  end)
+  after_each(function() db:close() end)
+
+  it("take key values that need converting through the general path", function()
+    local u = U:create { name = "a" }
+    local t = T:create { label = "x" }
+    u:addT(t)
+    assert.is_true(u:hasT(t.id + 0.0))          -- a float key: converted, not refused
+    assert.is_true(u:hasT(tostring(t.id)))      -- a numeric string for an integer key
+    local err = H.catch(u.hasT, u, "x")
+    assert.are.equal("AssociationError", err.name)
+    assert.truthy(err.message:find("U.hasT", 1, true), err.message)
+    err = H.catch(u.removeT, u, true)
+    assert.are.equal("AssociationError", err.name)
+  end)
+
+  it("raise the statement's own error class, once", function()
+    local u = U:create { name = "a" }
+    H.clear(log)
+    local err = H.catch(u.addT, u, 4242)       -- no such T: the junction's foreign key fails
+    assert.are.equal("ForeignKeyConstraintError", err.name)
+    assert.are.equal(1, #H.matching(log, "^INSERT"), "tried once")
+    assert.are.equal(0, u:countTs())
+    u:addP(4242)                                 -- hasMany: no such P, nothing to link
+    assert.are.equal(0, u:countPs())
+  end)
+
+  it("check through values as the general path does", function()
+    local u = U:create { name = "a" }
+    local t = T:create { label = "x" }
+    local err = H.catch(u.addT, u, t, { through = { uId = 9 } })
+    assert.are.equal("AssociationError", err.name)
+    assert.truthy(err.message:find("key", 1, true), err.message)
+    err = H.catch(u.addT, u, t, { through = { nosuch = 1 } })
+    assert.are.equal("AssociationError", err.name)
+    assert.truthy(err.message:find("nosuch", 1, true), err.message)
+    err = H.catch(u.addT, u, t, { through = {}, extra = 1 })
+    assert.are.equal("AssociationError", err.name)
+    assert.are.equal(0, u:countTs(), "nothing written by a refused call")
+  end)
+
+  it("give a closed database's error", function()
+    local u = U:create { name = "a" }
+    local t = T:create { label = "x" }
+    db:close()
+    for _, call in ipairs {
+      function() return u:getTs() end, function() return u:countTs() end,
+      function() return u:hasT(t) end, function() return u:addT(t) end,
+      function() return u:removeT(t) end,
+    } do
+      local err = H.catch(call)
+      assert.are.equal("ConnectionError", err.name)
+    end
+  end)
+
+  it("log every statement they run", function()
+    local u = U:create { name = "a" }
+    local t = T:create { label = "x" }
+    H.clear(log)
+    u:addT(t); u:hasT(t); u:countTs(); u:getTs(); u:removeT(t)
+    assert.are.equal(5, #log)
+  end)
+end)
