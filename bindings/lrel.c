@@ -1301,6 +1301,19 @@ static void quick_db(lua_State *L) {
   lua_replace(L, 1);
 }
 
+/* The start of a quick call on (a, self [, target [, opts]]), nargs
+ * arguments, the target (if any) at tidx: the Association, with the source
+ * (and target) values taken, the quick table at nargs + 1 and the Db at 1;
+ * NULL when the call is not a quick one. */
+static lrel *quick_begin(lua_State *L, int nargs, int tidx, assoc_value *src,
+                         assoc_value *tv) {
+  lua_settop(L, nargs);
+  lrel *r = quick_tab(L);
+  if (!r || !quick_args(L, nargs + 1, tidx, src, tv)) return NULL;
+  quick_db(L);
+  return r;
+}
+
 /* A core call of a quick path failed: its error is raised as the general
  * path raises it; a misuse (nothing was sent) goes back to the general
  * path, which reports it where its checks find it. */
@@ -1315,13 +1328,10 @@ static int quick_fail(lua_State *L, ldb *box) {
 
 /* a:qget(self) -> true, rows | false */
 static int rel_qget(lua_State *L) {
-  lua_settop(L, 2);
-  lrel *r = quick_tab(L);
-  if (!r) return quick_no(L);
   assoc_value src;
-  if (!quick_args(L, 3, 0, &src, NULL)) return quick_no(L);
+  lrel *r = quick_begin(L, 2, 0, &src, NULL);
+  if (!r) return quick_no(L);
   const assoc_assoc *a = r->a;
-  quick_db(L);
   lua_settop(L, 4);                     /* 3 q, 4 src (borrowed text) */
   lua_rawgeti(L, 3, Q_TARGET);
   lua_rawgeti(L, 3, Q_MTKEY);
@@ -1352,12 +1362,9 @@ static int rel_qget(lua_State *L) {
 
 /* a:qcount(self) -> true, n | false */
 static int rel_qcount(lua_State *L) {
-  lua_settop(L, 2);
-  lrel *r = quick_tab(L);
-  if (!r) return quick_no(L);
   assoc_value src;
-  if (!quick_args(L, 3, 0, &src, NULL)) return quick_no(L);
-  quick_db(L);
+  lrel *r = quick_begin(L, 2, 0, &src, NULL);
+  if (!r) return quick_no(L);
   int64_t n = 0;
   if (assoc_rel_count_fast(r->box->db, r->a, &src, NULL, NULL, &n) !=
       ASSOC_OK)
@@ -1370,12 +1377,9 @@ static int rel_qcount(lua_State *L) {
 
 /* a:qhas(self, target) -> true, boolean | false */
 static int rel_qhas(lua_State *L) {
-  lua_settop(L, 3);
-  lrel *r = quick_tab(L);
-  if (!r) return quick_no(L);
   assoc_value src, tv;
-  if (!quick_args(L, 4, 3, &src, &tv)) return quick_no(L);
-  quick_db(L);
+  lrel *r = quick_begin(L, 3, 3, &src, &tv);
+  if (!r) return quick_no(L);
   int yes = 0;
   if (assoc_rel_has_one(r->box->db, r->a, &src, &tv, &yes) != ASSOC_OK)
     return quick_fail(L, r->box);
@@ -1387,12 +1391,9 @@ static int rel_qhas(lua_State *L) {
 
 /* a:qremove(self, target) -> true | false */
 static int rel_qremove(lua_State *L) {
-  lua_settop(L, 3);
-  lrel *r = quick_tab(L);
-  if (!r) return quick_no(L);
   assoc_value src, tv;
-  if (!quick_args(L, 4, 3, &src, &tv)) return quick_no(L);
-  quick_db(L);
+  lrel *r = quick_begin(L, 3, 3, &src, &tv);
+  if (!r) return quick_no(L);
   if (assoc_rel_remove_one(r->box->db, r->a, &src, &tv) != ASSOC_OK)
     return quick_fail(L, r->box);
   ldb_flush(L, r->box);
@@ -1470,15 +1471,11 @@ no:
 
 /* a:qadd(self, target [, opts]) -> true | false */
 static int rel_qadd(lua_State *L) {
-  lua_settop(L, 4);
-  lrel *r = quick_tab(L);
-  if (!r) return quick_no(L);
   int tattrs[QUICK_MAXT], nt = 0;
   assoc_value tvals[QUICK_MAXT], src, tv;
-  if (!quick_through(L, 5, r->a, 4, 3, tattrs, tvals, &nt))
+  lrel *r = quick_begin(L, 4, 3, &src, &tv);
+  if (!r || !quick_through(L, 5, r->a, 4, 3, tattrs, tvals, &nt))
     return quick_no(L);
-  if (!quick_args(L, 5, 3, &src, &tv)) return quick_no(L);
-  quick_db(L);
   if (assoc_rel_add_one(r->box->db, r->a, &src, &tv, nt ? tattrs : NULL, nt,
                         nt ? tvals : NULL, NULL) != ASSOC_OK)
     return quick_fail(L, r->box);
