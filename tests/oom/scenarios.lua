@@ -407,6 +407,46 @@ S[#S + 1] = {
   end,
 }
 
+-- The accessors' one-target calls (the binding's quick paths: has, add, count, get, remove)
+-- in one transaction: alice's set is the old one or the new one.
+S[#S + 1] = {
+  name = "singular-accessors",
+  needs = function(assoc) return has_assoc(assoc, "belongsToMany", "setItems") end,
+  setup = function(assoc, path)
+    local db, User, Project = base(assoc, path)
+    User:belongsToMany(Project, { through = "UserProjects" })
+    Project:belongsToMany(User, { through = "UserProjects" })
+    db:sync()
+    local alice = User:findByPk(1)
+    alice:setProjects { 1, 2 }
+    return { db = db, User = User, Project = Project }
+  end,
+  body = function(env)
+    local alice = env.User:findByPk(1)
+    env.db:transaction(function()
+      if alice:hasProject(3) then fail("hasProject(3) before the add") end
+      alice:addProject(3)
+      if not alice:hasProject(3) then fail("hasProject(3) after the add") end
+      if alice:countProjects() ~= 3 then fail("countProjects after the add") end
+      if #alice:getProjects() ~= 3 then fail("getProjects after the add") end
+      alice:removeProject(1)
+    end)
+  end,
+  check = function(assoc, path)
+    local db = assoc.open(path)
+    integrity(db)
+    local ids = {}
+    for _, r in ipairs(db:query('SELECT projectId FROM UserProjects WHERE userId = 1 ORDER BY projectId')) do
+      ids[#ids + 1] = r.projectId
+    end
+    db:close()
+    local s = table.concat(ids, ",")
+    if s == "1,2" then return "old" end
+    if s == "2,3" then return "new" end
+    fail("the project set of alice is {%s}", s)
+  end,
+}
+
 -- findAll with a nested include: read-only, and exact when it succeeds.
 S[#S + 1] = {
   name = "findAll-nested-include",
