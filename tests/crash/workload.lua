@@ -127,10 +127,14 @@ ops[#ops + 1] = function() -- replace a group's rows
     grp:update { gen = gen }
   end)
 end
+local nbatch = 0
 ops[#ops + 1] = function() -- a batch, and the removal of an old one
   local size = math.random(5, 40)
   local rows = {}
-  local b = seed * 1000000 + math.random(999999)
+  -- unique per run (seed) and per batch: a random id could repeat within a run, and the
+  -- check would then see one batch of two sizes
+  nbatch = nbatch + 1
+  local b = seed * 1000000 + nbatch
   for i = 1, size do rows[i] = { batch = b, size = size, idx = i } end
   Entry:bulkCreate(rows)
   local old = Entry:findOne { order = { "id" } }
