@@ -152,6 +152,48 @@ describe("snapshot stores of loaded rows", function()
     assert.are.equal(1, #u:getTs())
   end)
 
+  it("are recorded as bulkCreate builds rows that nothing changes before the write", function()
+    -- explicit keys, no hooks or time stamps: the binding records the snapshots while it
+    -- builds the instances (pending stores, saved once the write succeeded)
+    local D = db:define("D", {
+      id = { type = DataTypes.INTEGER, primaryKey = true },
+      name = { type = DataTypes.STRING },
+      kind = { type = DataTypes.STRING, defaultValue = "plain" },
+      meta = DataTypes.JSON,
+    }, { timestamps = false })
+    db:sync()
+    local rows = {}
+    for i = 1, 600 do rows[i] = { id = i, name = (i % 7 == 0) and assoc.null or ("d" .. i) } end
+    local ds = D:bulkCreate(rows)
+    assert.are.equal(600, #ds)
+    for i, d in ipairs(ds) do
+      assert.is_false(d.isNewRecord, "row " .. i)
+      assert.is_false(d:changed(), "row " .. i)
+      assert.are.equal("plain", d.kind)
+    end
+    assert.is_nil(ds[7].name)
+    ds[7].name = "seven"
+    assert.are.same({ "name" }, ds[7]:changed())
+    assert.is_nil(ds[7]:previous("name"))
+    ds[7]:save()
+    assert.are.equal("seven", D:findByPk(7).name)
+    ds[300].kind = "special"
+    assert.are.equal("plain", ds[300]:previous("kind"))
+    ds[300]:save()
+    assert.is_false(ds[300]:changed())
+    assert.are.equal("special", D:findByPk(300).kind)
+    -- a JSON value is copied for the snapshot: edits of the table show as changes
+    local js = D:bulkCreate { { id = 1001, meta = { a = 1 } }, { id = 1002, meta = { b = 2 } } }
+    assert.is_false(js[1]:changed())
+    js[1].meta.a = 5
+    assert.are.same({ "meta" }, js[1]:changed())
+    -- a failed write leaves nothing saved, and the rows can be written again
+    local err = H.catch(D.bulkCreate, D, { { id = 2001 }, { id = 1 } })
+    assert.are.equal("UniqueConstraintError", err.name)
+    assert.is_nil(D:findByPk(2001))
+    assert.are.equal(2, #D:bulkCreate { { id = 2001 }, { id = 2002 } })
+  end)
+
   it("are made for bulkCreate's instances, junction rows and included rows", function()
     local us = U:bulkCreate((function()
       local t = {}
