@@ -119,12 +119,21 @@ typedef struct assoc__scope {
  * (sqlassoc.c): valid while db->schema_gen is `gen` and the caller's shape
  * key is `shape`.  A hit builds only the binds (same builder code, text
  * switched off: assoc__sql_memo) and prepares the memo's text, hashed once. */
+#define ASSOC__MEMO_MAXB 16 /* binds a recipe can hold */
 typedef struct assoc__memo {
   unsigned gen;     /* 0: empty */
   uint64_t shape;
   char *sql;
   size_t len;
   uint32_t hash;
+  /* The bind recipe: bind i is argument rec[i].arg of the call (see
+   * assoc__sql_memo_args), or (arg < 0) the value at rec[i].cst, which the
+   * association owns (a scope value).  nrec < 0: no recipe. */
+  int nrec;
+  struct {
+    int arg;
+    const assoc_value *cst;
+  } rec[ASSOC__MEMO_MAXB];
 } assoc__memo;
 enum { ASSOC__MEMO_GET, ASSOC__MEMO_COUNT, ASSOC__MEMO_HAS,
        ASSOC__MEMO_ADD, ASSOC__MEMO_REMOVE, ASSOC__MEMO_N };
@@ -288,6 +297,9 @@ void assoc__sql_memo(assoc_sql *s, assoc__memo *m, unsigned gen,
                      uint64_t shape);
 void assoc__sql_text(assoc_sql *s, const char **text, size_t *len,
                      uint32_t *hash);
+/* The call's arguments (n <= 8 pointers) whose binds a memo's recipe names
+ * by position; set after assoc__sql_memo, before the build. */
+void assoc__sql_memo_args(assoc_sql *s, const assoc_value *const *args, int n);
 void assoc__memo_free(assoc__memo *m);
 /* Allocates n bytes owned by s (freed on reset/free), or NULL (rc set). */
 char *assoc__sql_own(assoc_sql *s, size_t n);

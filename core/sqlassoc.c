@@ -377,22 +377,16 @@ static int prepare(assoc_db *db, assoc_sql *s, int transient,
   return rc;
 }
 
-/* Runs the statement built in s to its end. */
-static int run(assoc_db *db, assoc_sql *s) {
-  assoc__stmt *st;
-  int rc = prepare(db, s, 0, &st);
-  if (rc != ASSOC_OK) return rc;
-  rc = assoc__run(db, st);
-  assoc__stmt_put(db, st);
-  return rc;
-}
-
-/* Runs a one-row one-column query built in s; *out gets its integer. */
-static int run_scalar(assoc_db *db, assoc_sql *s, int64_t *out) {
-  assoc__stmt *st;
+/* Runs the prepared and bound st: to its end, or (out) as a one-row
+ * one-column query whose integer goes to *out.  Gives st back. */
+static int exec_st(assoc_db *db, assoc__stmt *st, int64_t *out) {
   double t0;
-  int rc = prepare(db, s, 0, &st);
-  if (rc != ASSOC_OK) return rc;
+  int rc;
+  if (out == NULL) {
+    rc = assoc__run(db, st);
+    assoc__stmt_put(db, st);
+    return rc;
+  }
   t0 = db->trace != NULL ? assoc__now_ms() : 0.0;
   rc = sqlite3_step(st->stmt);
   if (rc == SQLITE_ROW) {
@@ -405,6 +399,62 @@ static int run_scalar(assoc_db *db, assoc_sql *s, int64_t *out) {
     db->trace(db->trace_ud, st->sql, t0 > 0.0 ? assoc__now_ms() - t0 : 0.0);
   assoc__stmt_put(db, st);
   return rc;
+}
+
+/* Runs the statement built in s to its end. */
+static int run(assoc_db *db, assoc_sql *s) {
+  assoc__stmt *st;
+  int rc = prepare(db, s, 0, &st);
+  return rc != ASSOC_OK ? rc : exec_st(db, st, NULL);
+}
+
+/* Runs a one-row one-column query built in s; *out gets its integer. */
+static int run_scalar(assoc_db *db, assoc_sql *s, int64_t *out) {
+  assoc__stmt *st;
+  int rc = prepare(db, s, 0, &st);
+  return rc != ASSOC_OK ? rc : exec_st(db, st, out);
+}
+
+/* Is v one of the association's own values (a scope value)? */
+static int own_value(const assoc_assoc *a, const assoc_value *v) {
+  int i;
+  for (i = 0; i < a->nscope; i++)
+    if (v == &a->scope[i].value) return 1;
+  for (i = 0; i < a->nthrough_scope; i++)
+    if (v == &a->through_scope[i].value) return 1;
+  return 0;
+}
+
+/* Runs the statement of memo slot k straight from its text and recipe when
+ * the memo holds this generation and shape: the binds are the call's args
+ * and the association's own values, so no builder runs.  1 with *rc set
+ * (and *out, for a scalar); 0 when the memo cannot (then the caller builds
+ * as usual). */
+static int memo_run(assoc_db *db, const assoc_assoc *a, int k, uint64_t shape,
+                    const assoc_value *const *args, int nargs, int64_t *out,
+                    int *rc) {
+  const assoc__memo *m = &a->memo[k];
+  assoc_value binds[ASSOC__MEMO_MAXB];
+  assoc__stmt *st;
+  int i;
+  if (m->sql == NULL || m->gen != db->schema_gen || m->shape != shape ||
+      m->nrec < 0)
+    return 0;
+  for (i = 0; i < m->nrec; i++) {
+    if (m->rec[i].arg >= 0 && m->rec[i].arg < nargs)
+      binds[i] = *args[m->rec[i].arg];
+    else if (m->rec[i].arg < 0 && own_value(a, m->rec[i].cst))
+      binds[i] = *m->rec[i].cst;
+    else
+      return 0;
+  }
+  *rc = assoc__stmt_get_h(db, m->sql, m->len, m->hash, 0, &st);
+  if (*rc == ASSOC_OK) {
+    *rc = assoc__bind(db, st, binds, m->nrec, 0);
+    if (*rc != ASSOC_OK) assoc__stmt_put(db, st);
+    else *rc = exec_st(db, st, out);
+  }
+  return 1;
 }
 
 /* ---- reads ------------------------------------------------------------------- */
@@ -620,9 +670,18 @@ static int rel_count(assoc_db *db, const assoc_assoc *a,
                         a->target->name);
     twhere = through->where;
   }
+  if (fast && plain_req(req) && twhere == NULL && src->type != ASSOC_V_NULL &&
+      memo_run(db, a, ASSOC__MEMO_COUNT, 1, &src, 1, &n, &rc)) {
+    if (rc != ASSOC_OK) return rc;
+    if (out != NULL) *out = n;
+    assoc__clear_err(db);
+    return ASSOC_OK;
+  }
   s = assoc__scratch_get(db, &local);
-  if (fast && plain_req(req) && twhere == NULL && src->type != ASSOC_V_NULL)
+  if (fast && plain_req(req) && twhere == NULL && src->type != ASSOC_V_NULL) {
     memo(s, a, ASSOC__MEMO_COUNT, 1);
+    assoc__sql_memo_args(s, &src, 1);
+  }
   if (fast && pairs_unique(a) && junction_only(a, req->where,
                                                req->with_deleted)) {
     assoc__sql_appendz(s, "SELECT count(*)");
@@ -672,9 +731,20 @@ static int rel_has(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
     /* SELECT EXISTS (SELECT 1 FROM <link> WHERE <conds> AND tk = ?) */
     if ((rc = one_target_ok(db, a, targets, 0, NULL, "has")) != ASSOC_OK)
       return rc;
+    const assoc_value *args[2] = {src, &targets[0]};
+    if (src->type != ASSOC_V_NULL &&
+        memo_run(db, a, ASSOC__MEMO_HAS, 1, args, 2, &ok, &rc)) {
+      if (rc != ASSOC_OK) return rc;
+      if (all != NULL) *all = ok != 0;
+      assoc__clear_err(db);
+      return ASSOC_OK;
+    }
     q = tq(a);
     s = assoc__scratch_get(db, &local);
-    if (src->type != ASSOC_V_NULL) memo(s, a, ASSOC__MEMO_HAS, 1);
+    if (src->type != ASSOC_V_NULL) {
+      memo(s, a, ASSOC__MEMO_HAS, 1);
+      assoc__sql_memo_args(s, args, 2);
+    }
     assoc__sql_appendz(s, "SELECT EXISTS (SELECT 1");
     if (junction_only(a, NULL, 0)) {
       from_junction(s, a, src, NULL, &first);
@@ -1192,11 +1262,26 @@ typedef struct wctx {
 
 static int run_steps(assoc_db *db, build_fn *steps, int nsteps, wctx *w) {
   assoc_sql local, *s;
-  int rc = ASSOC_OK, i, tx = nsteps > 1;
+  int rc = ASSOC_OK, i, tx = nsteps > 1, nargs = 0;
+  const assoc_value *args[8];
+  if (nsteps == 1 && w->memo > 0) { /* src, the target, now, its cells */
+    args[nargs++] = w->src;
+    args[nargs++] = w->one;
+    args[nargs++] = w->now;
+    for (i = 0; i < w->ntattrs && nargs < 8 && w->onev != NULL; i++)
+      args[nargs++] = &w->onev[i];
+    if (memo_run(db, w->a, w->memo - 1, w->shape, args, nargs, NULL, &rc)) {
+      if (rc == ASSOC_OK) assoc__clear_err(db);
+      return rc;
+    }
+  }
   if (tx && (rc = assoc_begin(db)) != ASSOC_OK) return rc;
   for (i = 0; i < nsteps && rc == ASSOC_OK; i++) {
     s = assoc__scratch_get(db, &local);
-    if (nsteps == 1 && w->memo > 0) memo(s, w->a, w->memo - 1, w->shape);
+    if (nsteps == 1 && w->memo > 0) {
+      memo(s, w->a, w->memo - 1, w->shape);
+      assoc__sql_memo_args(s, args, nargs);
+    }
     steps[i](s, w);
     rc = run(db, s);
     assoc__scratch_put(db, s);

@@ -23,6 +23,9 @@ typedef struct sqlpriv {
   unsigned gen;
   uint64_t shape;
   int hit;       /* the text is the memo's: appends write nothing */
+  const assoc_value *args[8]; /* assoc__sql_memo_args */
+  int nargs;
+  const assoc_value *src[ASSOC__MEMO_MAXB]; /* where each bind came from */
 } sqlpriv;
 
 void assoc_sql_init(assoc_sql *s) {
@@ -62,6 +65,7 @@ void assoc__sql_reset(assoc_sql *s) {
     free_owned(p);
     p->memo = NULL;
     p->hit = 0;
+    p->nargs = 0;
   }
 }
 
@@ -194,6 +198,7 @@ void assoc__sql_bind(assoc_sql *s, const assoc_value *v) {
     s->binds = b;
     p->bindcap = cap;
   }
+  if (p->memo != NULL && s->nbinds < ASSOC__MEMO_MAXB) p->src[s->nbinds] = v;
   s->binds[s->nbinds++] = *v;
 }
 
@@ -228,6 +233,34 @@ void assoc__sql_memo(assoc_sql *s, assoc__memo *m, unsigned gen,
   p->gen = gen;
   p->shape = shape;
   p->hit = m->sql != NULL && m->gen == gen && m->shape == shape;
+  p->nargs = 0;
+}
+
+void assoc__sql_memo_args(assoc_sql *s, const assoc_value *const *args, int n) {
+  sqlpriv *p = s->priv_;
+  int i;
+  if (p == NULL || p->memo == NULL || n < 0 || n > 8) return;
+  for (i = 0; i < n; i++) p->args[i] = args[i];
+  p->nargs = n;
+}
+
+/* The recipe of the binds just built: each an argument, else kept as a
+ * pointer (the caller checks that it is the association's own). */
+static void memo_recipe(assoc_sql *s, sqlpriv *p, assoc__memo *m) {
+  int i, k;
+  m->nrec = -1;
+  if (s->nbinds > ASSOC__MEMO_MAXB) return;
+  for (i = 0; i < s->nbinds; i++) {
+    m->rec[i].arg = -1;
+    m->rec[i].cst = p->src[i];
+    for (k = 0; k < p->nargs; k++)
+      if (p->src[i] == p->args[k]) {
+        m->rec[i].arg = k;
+        m->rec[i].cst = NULL;
+        break;
+      }
+  }
+  m->nrec = s->nbinds;
 }
 
 void assoc__sql_text(assoc_sql *s, const char **text, size_t *len,
@@ -253,6 +286,7 @@ void assoc__sql_text(assoc_sql *s, const char **text, size_t *len,
       m->hash = *hash;
       m->gen = p->gen;
       m->shape = p->shape;
+      memo_recipe(s, p, m);
     }
   }
 }

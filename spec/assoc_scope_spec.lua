@@ -51,6 +51,23 @@ describe("association scope on hasMany", function()
     assert.are.equal("published", Post:findByPk(p.id).status)
   end)
 
+  it("keeps stamping the scope when add, has and remove repeat (statements kept built)", function()
+    local loose = {}
+    for i = 1, 5 do loose[i] = Post:create { title = "l" .. i, status = "draft" } end
+    for i = 1, 5 do
+      u:addPublishedPost(loose[i])
+      assert.are.equal("published", Post:findByPk(loose[i].id).status)
+      assert.is_true(u:hasPublishedPost(loose[i]))
+      assert.are.equal(i + 1, u:countPublishedPosts())
+    end
+    for i = 1, 5 do
+      u:removePublishedPost(loose[i])
+      assert.is_false(u:hasPublishedPost(loose[i]))
+      assert.is_nil(Post:findByPk(loose[i].id).userId)
+    end
+    assert.are.equal(1, u:countPublishedPosts())
+  end)
+
   it("stamps the scope on add, in one statement", function()
     local other = Post:create { title = "loose", status = "draft" }
     H.clear(log)
@@ -139,6 +156,32 @@ describe("through scope", function()
     assert.are.equal(1, u:countWatchedProjects())
     assert.is_false(u:hasWatchedProject(p1))
     assert.are.equal(2, u:countProjects())
+  end)
+
+  it("keeps stamping and filtering when the one-target calls repeat (statements kept built)", function()
+    -- the second and later calls run the kept statement with its bind recipe: the call's
+    -- values and the scope's own
+    local ps = {}
+    for i = 1, 4 do ps[i] = Project:create { name = "q" .. i } end
+    local v = User:create { name = "b" }
+    for round = 1, 2 do
+      for i = 1, 4 do
+        u:addWatchedProject(ps[i])
+        v:addWatchedProject(ps[(i % 4) + 1])
+        assert.is_true(u:hasWatchedProject(ps[i]))
+        assert.are.equal(i, u:countWatchedProjects())
+        assert.are.equal(i, v:countWatchedProjects())
+      end
+      assert.are.equal(8, #db:query('SELECT 1 FROM "Memberships" WHERE kind = ?', { "watch" }))
+      assert.are.equal(0, u:countProjects() - 4, "unscoped sees the same links")
+      for i = 1, 4 do
+        u:removeWatchedProject(ps[i])
+        v:removeWatchedProject(ps[i])
+        assert.is_false(u:hasWatchedProject(ps[i]))
+      end
+      assert.are.equal(0, u:countWatchedProjects())
+      assert.are.equal(0, #db:query('SELECT 1 FROM "Memberships"'), "round " .. round)
+    end
   end)
 
   it("stamps the through scope on create", function()
