@@ -1316,7 +1316,8 @@ static lrel *quick_begin(lua_State *L, int nargs, int tidx, assoc_value *src,
 
 /* A core call of a quick path failed: its error is raised as the general
  * path raises it; a misuse (nothing was sent) goes back to the general
- * path, which reports it where its checks find it. */
+ * path, which reports it where its checks find it.  So a quick path never
+ * raises an AssociationError (the accessors call it unprotected). */
 static int quick_fail(lua_State *L, ldb *box) {
   lerr_snapshot(box);
   if (box->err.code == ASSOC_MISUSE) {

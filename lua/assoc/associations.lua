@@ -519,14 +519,6 @@ local function define_call(fn, ...)
   error(err, 0)
 end
 
--- The outcome of pcall(quick path of the binding, ...): whether the binding took the call
--- and its result (when it did not, the accessor takes its general path); an error is raised
--- as core_error raises it.
-local function quick(A, acc, ok, took, res)
-  if not ok then core_error(A, acc, took) end
-  return took, res
-end
-
 -- Runs an accessor's core call.  The binding's AssociationErrors (a key value of the wrong
 -- type, ...) get the accessor's name in front of their message ("User.addPost: Post.id must
 -- be an integer (got string)"); other errors pass as they are.
@@ -703,7 +695,9 @@ local function make_get_many(A, acc)
   local plain_req, plain_through
   return function(self, opts)
     if opts == nil then       -- the common call: the binding checks it in one go (quick path)
-      local took, res = quick(A, acc, pcall(qget, core, self))
+      -- (the quick paths raise only statement errors, never an AssociationError, so they
+      -- need no protected call: core_error would pass their errors on unchanged)
+      local took, res = qget(core, self)
       if took then return res end
     end
     check_source(A, self, acc)
@@ -759,7 +753,7 @@ local function make_count(A, acc)
   local qcount = core.qcount
   return function(self, opts)
     if opts == nil then
-      local took, res = quick(A, acc, pcall(qcount, core, self))
+      local took, res = qcount(core, self)
       if took then return res end
       check_source(A, self, acc)
       local src = source_value(A, self, acc)
@@ -812,7 +806,7 @@ local function make_has(A, acc, many)
   local qhas = core.qhas
   return function(self, targets, opts)
     if opts == nil and not many then              -- the common call (quick path)
-      local took, res = quick(A, acc, pcall(qhas, core, self, targets))
+      local took, res = qhas(core, self, targets)
       if took then return res end
     end
     check_source(A, self, acc)
@@ -837,7 +831,7 @@ local function make_add(A, acc, many)
   local qadd = core.qadd
   return function(self, targets, opts)
     if not many then                -- the common call (quick path): no options but through
-      if quick(A, acc, pcall(qadd, core, self, targets, opts)) then return self end
+      if qadd(core, self, targets, opts) then return self end
     end
     local src = quick_source(A, self)           -- nil: the checks below, in their order
     if src == nil then check_source(A, self, acc) end
@@ -865,7 +859,7 @@ local function make_remove(A, acc, many)
   local qremove = core.qremove
   return function(self, targets, opts)
     if opts == nil and not many then              -- the common call (quick path)
-      if quick(A, acc, pcall(qremove, core, self, targets)) then return self end
+      if qremove(core, self, targets) then return self end
     end
     check_source(A, self, acc)
     opts = accessor_options(A, acc, opts, TX_ONLY)
