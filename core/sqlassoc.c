@@ -430,13 +430,13 @@ static int own_value(const assoc_assoc *a, const assoc_value *v) {
  * and the association's own values, so no builder runs.  1 with *rc set
  * (and *out, for a scalar); 0 when the memo cannot (then the caller builds
  * as usual). */
-static int memo_run(assoc_db *db, const assoc_assoc *a, int k, uint64_t shape,
-                    const assoc_value *const *args, int nargs, int64_t *out,
-                    int *rc) {
+static int memo_prepare(assoc_db *db, const assoc_assoc *a, int k,
+                        uint64_t shape, const assoc_value *const *args,
+                        int nargs, int transient, assoc__stmt **st, int *rc) {
   const assoc__memo *m = &a->memo[k];
   assoc_value binds[ASSOC__MEMO_MAXB];
-  assoc__stmt *st;
   int i;
+  *st = NULL;
   if (m->sql == NULL || m->gen != db->schema_gen || m->shape != shape ||
       m->nrec < 0)
     return 0;
@@ -448,12 +448,24 @@ static int memo_run(assoc_db *db, const assoc_assoc *a, int k, uint64_t shape,
     else
       return 0;
   }
-  *rc = assoc__stmt_get_h(db, m->sql, m->len, m->hash, 0, &st);
+  *rc = assoc__stmt_get_h(db, m->sql, m->len, m->hash, 0, st);
   if (*rc == ASSOC_OK) {
-    *rc = assoc__bind(db, st, binds, m->nrec, 0);
-    if (*rc != ASSOC_OK) assoc__stmt_put(db, st);
-    else *rc = exec_st(db, st, out);
+    *rc = assoc__bind(db, *st, binds, m->nrec, transient);
+    if (*rc != ASSOC_OK) {
+      assoc__stmt_put(db, *st);
+      *st = NULL;
+    }
   }
+  return 1;
+}
+
+/* memo_prepare, then the statement run (exec_st). */
+static int memo_run(assoc_db *db, const assoc_assoc *a, int k, uint64_t shape,
+                    const assoc_value *const *args, int nargs, int64_t *out,
+                    int *rc) {
+  assoc__stmt *st;
+  if (!memo_prepare(db, a, k, shape, args, nargs, 0, &st, rc)) return 0;
+  if (*rc == ASSOC_OK) *rc = exec_st(db, st, out);
   return 1;
 }
 
@@ -542,7 +554,7 @@ int assoc_rel_get(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   assoc__stmt *st;
   const assoc_model *T, *J;
   const char *q;
-  int rc, i, first = 1, nt, nj, ncols;
+  int rc, i, first = 1, nt, nj, ncols, plain;
   if (out != NULL) *out = NULL;
   if ((rc = check(db, a, "get")) != ASSOC_OK) return rc;
   if (out == NULL) return assoc__err(db, ASSOC_MISUSE, "get: no out");
@@ -577,10 +589,17 @@ int assoc_rel_get(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
                       "get: %s.%s(%s) has no junction", a->source->name,
                       kind_names[a->kind], T->name);
   }
+  plain = plain_req(req) && src->type != ASSOC_V_NULL &&
+          (through == NULL || (through->nattrs < 0 && through->where == NULL));
+  if (plain && memo_prepare(db, a, ASSOC__MEMO_GET, 1, &src, 1, 1, &st, &rc)) {
+    if (rc != ASSOC_OK) return rc;
+    goto prepared;
+  }
   s = assoc__scratch_get(db, &local);
-  if (plain_req(req) && src->type != ASSOC_V_NULL &&
-      (through == NULL || (through->nattrs < 0 && through->where == NULL)))
+  if (plain) {
     memo(s, a, ASSOC__MEMO_GET, 1);
+    assoc__sql_memo_args(s, &src, 1);
+  }
   assoc__sql_appendz(s, "SELECT ");
   for (i = 0; i < nt; i++) {
     if (i) assoc__sql_append(s, ", ", 2);
@@ -618,6 +637,7 @@ int assoc_rel_get(assoc_db *db, const assoc_assoc *a, const assoc_value *src,
   rc = prepare(db, s, 1, &st);
   assoc__scratch_put(db, s);
   if (rc != ASSOC_OK) return rc;
+prepared:
   ncols = sqlite3_column_count(st->stmt);
   if (st->amap == NULL) {
     st->amap = malloc((size_t)(ncols > 0 ? ncols : 1) * sizeof *st->amap);
