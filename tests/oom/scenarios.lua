@@ -373,38 +373,45 @@ local function has_assoc(assoc, kind, accessor)
   return true
 end
 
+-- Users and projects linked both ways, alice (user 1) with projects {1, 2}: the setup of the
+-- scenarios below that change alice's set.
+local function projects_setup(assoc, path)
+  local db, User, Project = base(assoc, path)
+  User:belongsToMany(Project, { through = "UserProjects" })
+  Project:belongsToMany(User, { through = "UserProjects" })
+  db:sync()
+  local alice = User:findByPk(1)
+  alice:setProjects { 1, 2 }
+  return { db = db, User = User, Project = Project }
+end
+
+-- Their check: alice's set is the old one {1, 2} or the new one {2, 3}.
+local function projects_check(assoc, path)
+  local db = assoc.open(path)
+  integrity(db)
+  local ids = {}
+  for _, r in ipairs(db:query('SELECT projectId FROM UserProjects WHERE userId = 1 ORDER BY projectId')) do
+    ids[#ids + 1] = r.projectId
+  end
+  db:close()
+  local s = table.concat(ids, ",")
+  if s == "1,2" then return "old" end
+  if s == "2,3" then return "new" end
+  fail("the project set of alice is {%s}", s)
+end
+
 -- user:setProjects(list): the user's set is the old one or the new one.
 S[#S + 1] = {
   name = "setProjects",
   needs = function(assoc) return has_assoc(assoc, "belongsToMany", "setItems") end,
-  setup = function(assoc, path)
-    local db, User, Project = base(assoc, path)
-    User:belongsToMany(Project, { through = "UserProjects" })
-    Project:belongsToMany(User, { through = "UserProjects" })
-    db:sync()
-    local alice = User:findByPk(1)
-    alice:setProjects { 1, 2 }
-    return { db = db, User = User, Project = Project }
-  end,
+  setup = projects_setup,
   body = function(env)
     local alice = env.User:findByPk(1)
     alice:setProjects { 2, 3 }
     local got = alice:getProjects { order = { "id" } }
     if #got ~= 2 or got[1].id ~= 2 or got[2].id ~= 3 then fail("getProjects after set") end
   end,
-  check = function(assoc, path)
-    local db = assoc.open(path)
-    integrity(db)
-    local ids = {}
-    for _, r in ipairs(db:query('SELECT projectId FROM UserProjects WHERE userId = 1 ORDER BY projectId')) do
-      ids[#ids + 1] = r.projectId
-    end
-    db:close()
-    local s = table.concat(ids, ",")
-    if s == "1,2" then return "old" end
-    if s == "2,3" then return "new" end
-    fail("the project set of alice is {%s}", s)
-  end,
+  check = projects_check,
 }
 
 -- The accessors' one-target calls (the binding's quick paths: has, add, count, get, remove)
@@ -412,15 +419,7 @@ S[#S + 1] = {
 S[#S + 1] = {
   name = "singular-accessors",
   needs = function(assoc) return has_assoc(assoc, "belongsToMany", "setItems") end,
-  setup = function(assoc, path)
-    local db, User, Project = base(assoc, path)
-    User:belongsToMany(Project, { through = "UserProjects" })
-    Project:belongsToMany(User, { through = "UserProjects" })
-    db:sync()
-    local alice = User:findByPk(1)
-    alice:setProjects { 1, 2 }
-    return { db = db, User = User, Project = Project }
-  end,
+  setup = projects_setup,
   body = function(env)
     local alice = env.User:findByPk(1)
     env.db:transaction(function()
@@ -432,19 +431,7 @@ S[#S + 1] = {
       alice:removeProject(1)
     end)
   end,
-  check = function(assoc, path)
-    local db = assoc.open(path)
-    integrity(db)
-    local ids = {}
-    for _, r in ipairs(db:query('SELECT projectId FROM UserProjects WHERE userId = 1 ORDER BY projectId')) do
-      ids[#ids + 1] = r.projectId
-    end
-    db:close()
-    local s = table.concat(ids, ",")
-    if s == "1,2" then return "old" end
-    if s == "2,3" then return "new" end
-    fail("the project set of alice is {%s}", s)
-  end,
+  check = projects_check,
 }
 
 -- findAll with a nested include: read-only, and exact when it succeeds.
