@@ -1151,7 +1151,7 @@ static int rel_setone(lua_State *L) { return protect(L, setone_body); }
  * The Lua accessors' common calls -- getX() and countX() without options,
  * hasX(t), removeX(t), addX(t [, { through = values }]) -- on a saved
  * instance and a saved target instance or key value: a:qget(self), ...
- * check those conditions here and run the body, returning true and the
+ * check those conditions here and call the core, returning true and the
  * result; else they return false and the accessor takes its general path,
  * which checks everything in order and raises what is wrong.  What they
  * need of the Lua side is in the Association's quick table (a:quick(t)), an

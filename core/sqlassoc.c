@@ -425,11 +425,11 @@ static int own_value(const assoc_assoc *a, const assoc_value *v) {
   return 0;
 }
 
-/* Runs the statement of memo slot k straight from its text and recipe when
- * the memo holds this generation and shape: the binds are the call's args
- * and the association's own values, so no builder runs.  1 with *rc set
- * (and *out, for a scalar); 0 when the memo cannot (then the caller builds
- * as usual). */
+/* Prepares and binds the statement of memo slot k straight from its text
+ * and recipe when the memo holds this generation and shape: the binds are
+ * the call's args and the association's own values, so no builder runs.
+ * 1 with *rc set (and *st, busy, when ASSOC_OK); 0 when the memo cannot
+ * (then the caller builds as usual). */
 static int memo_prepare(assoc_db *db, const assoc_assoc *a, int k,
                         uint64_t shape, const assoc_value *const *args,
                         int nargs, int transient, assoc__stmt **st, int *rc) {
@@ -459,7 +459,8 @@ static int memo_prepare(assoc_db *db, const assoc_assoc *a, int k,
   return 1;
 }
 
-/* memo_prepare, then the statement run (exec_st). */
+/* memo_prepare, then the statement run (exec_st): 1 with *rc set (and
+ * *out, for a scalar), or 0 as memo_prepare. */
 static int memo_run(assoc_db *db, const assoc_assoc *a, int k, uint64_t shape,
                     const assoc_value *const *args, int nargs, int64_t *out,
                     int *rc) {
