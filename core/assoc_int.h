@@ -44,6 +44,8 @@ struct assoc_rows {
   int64_t last;         /* rows of the statement's previous complete run,
                            -1: none yet (kept across runs: the rows live in
                            their statement entry) */
+  int ncols;            /* the statement's columns */
+  int onrow;            /* rows_next returned a row that is current */
 };
 
 /* One prepared statement, cached (in the hash and LRU list) or loose (a

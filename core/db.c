@@ -426,6 +426,8 @@ assoc_rows *assoc__rows_open(assoc_db *db, assoc__stmt *st,
   r->traced = 0;
   r->t0 = db->trace != NULL ? assoc__now_ms() : 0.0;
   r->nrows = 0;
+  r->ncols = sqlite3_column_count(st->stmt);
+  r->onrow = 0;
   return r;
 }
 
@@ -446,6 +448,7 @@ int assoc_rows_next(assoc_rows *r) {
   if (r->state == ASSOC__ROWS_DONE) return ASSOC_DONE;
   if (r->state == ASSOC__ROWS_ERROR) return r->rc;
   rc = sqlite3_step(r->st->stmt);
+  r->onrow = rc == SQLITE_ROW;
   if (rc == SQLITE_ROW) {
     r->nrows++;
     return ASSOC_ROW;
@@ -491,14 +494,14 @@ void assoc_rows_value(const assoc_rows *r, int col, assoc_value *out) {
   if (out == NULL) return;
   out->type = ASSOC_V_NULL;
   out->u.i = 0;
-  if (r == NULL || r->state != ASSOC__ROWS_LIVE) return;
+  if (r == NULL || r->state != ASSOC__ROWS_LIVE || !r->onrow || col < 0 ||
+      col >= r->ncols)
+    return;
   s = r->st->stmt;
-  if (col < 0 || col >= sqlite3_data_count(s)) return;
-  /* One sqlite3_column_value (one trip through the connection's mutex)
-   * and the value's own accessors, rather than column_type + column_text +
-   * column_bytes (a mutex trip each): the hot path of every find.  (The
-   * value is "unprotected": fine, a connection is used by one thread at a
-   * time.) */
+  /* One sqlite3_column_value and the value's own accessors, rather than
+   * column_type + column_text + column_bytes: the hot path of every find.
+   * (The value is "unprotected": fine, a connection is used by one thread
+   * at a time.) */
   x = sqlite3_column_value(s, col);
   switch (sqlite3_value_type(x)) {
   case SQLITE_INTEGER:
