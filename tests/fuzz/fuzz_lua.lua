@@ -371,17 +371,26 @@ return function(bytes, assoc)
     function() -- association accessors (when the build has them)
       local inst = state.insts[byte() % math.max(#state.insts, 1) + 1]
       if not (state.assoc and inst) then return end
-      local k = byte() % 8
-      local arg = pick { {}, { 1, 2 }, { 1, 1, 999 }, nil, pick(STRINGS), { value(), value() }, 3 }
+      local k = byte() % 14
+      local arg = pick { {}, { 1, 2 }, { 1, 1, 999 }, nil, pick(STRINGS), { value(), value() }, 3,
+        2.0, value(), state.insts[byte() % math.max(#state.insts, 1) + 1] }
+      -- plural and singular forms (the singular ones and the getters without options take
+      -- the binding's quick paths when their arguments allow)
       local names = { "setTags", "addTags", "removeTags", "getTags", "countTags", "hasTags",
-        "setPosts", "getPosts", "createPost", "addPost", "createTag" }
+        "setPosts", "getPosts", "createPost", "addPost", "createTag", "addTag", "hasTag",
+        "removeTag", "hasPost", "removePost", "countPosts" }
       local m = names[k + 1 + (byte() % 4)] or "getTags"
       if type(inst[m]) == "function" then
-        local a = arg
+        local a, b = arg, nil
         if m == "createPost" then a = { title = pick(STRINGS), body = value() }
         elseif m == "createTag" then a = { label = value() }
-        elseif m:sub(1, 3) == "get" or m:sub(1, 5) == "count" then a = find_opts() end
-        call("db." .. m, inst[m], inst, a)
+        elseif m:sub(1, 3) == "get" or m:sub(1, 5) == "count" then
+          a = (byte() % 2 == 0) and find_opts() or nil
+        elseif m == "addTag" and byte() % 3 == 0 then
+          b = pick { { through = {} }, { through = { nosuch = 1 } }, { through = value() },
+            { transaction = value() }, {} }
+        end
+        call("db." .. m, inst[m], inst, a, b)
       end
     end,
     function() -- eager loading and nested creates (when the build has them)
