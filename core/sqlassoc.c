@@ -1281,6 +1281,21 @@ typedef struct wctx {
   uint64_t shape; /* and its shape */
 } wctx;
 
+/* The start of a write's context: the association, the source value, the
+ * JSON list of targets (or NULL), and the time stamp (formatted into nowbuf
+ * when a written model has a time stamp column); the rest zeroed. */
+static void now_value(const assoc_assoc *a, char buf[25], assoc_value *v);
+static void write_start(wctx *w, const assoc_assoc *a, const assoc_value *src,
+                        const assoc_value *json, char nowbuf[25],
+                        assoc_value *now) {
+  now_value(a, nowbuf, now);
+  memset(w, 0, sizeof *w);
+  w->a = a;
+  w->src = src;
+  w->json = json;
+  w->now = now;
+}
+
 static int run_steps(assoc_db *db, build_fn *steps, int nsteps, wctx *w) {
   assoc_sql local, *s;
   int rc = ASSOC_OK, i, tx = nsteps > 1, nargs = 0;
@@ -1517,12 +1532,7 @@ static int rel_add(assoc_db *db, const assoc_assoc *a,
     if (rc == ASSOC_OK) assoc__clear_err(db);
     return rc;
   }
-  now_value(a, nowbuf, &now);
-  memset(&w, 0, sizeof w);
-  w.a = a;
-  w.src = src;
-  w.json = &json;
-  w.now = &now;
+  write_start(&w, a, src, &json, nowbuf, &now);
   w.tattrs = tattrs;
   w.ntattrs = ntattrs;
   w.keep = keep;
@@ -1584,12 +1594,7 @@ static int rel_remove(assoc_db *db, const assoc_assoc *a,
     if (rc == ASSOC_OK) assoc__clear_err(db);
     return rc;
   }
-  now_value(a, nowbuf, &now);
-  memset(&w, 0, sizeof w);
-  w.a = a;
-  w.src = src;
-  w.json = &json;
-  w.now = &now;
+  write_start(&w, a, src, &json, nowbuf, &now);
   w.n = n;
   if (one) {
     w.one = &targets[0];
@@ -1636,12 +1641,7 @@ int assoc_rel_set_v2(assoc_db *db, const assoc_assoc *a,
     assoc_sql_free(&js);
     return rc;
   }
-  now_value(a, nowbuf, &now);
-  memset(&w, 0, sizeof w);
-  w.a = a;
-  w.src = src;
-  w.json = &json;
-  w.now = &now;
+  write_start(&w, a, src, &json, nowbuf, &now);
   w.tattrs = tattrs;
   w.ntattrs = ntattrs;
   w.keep = any_kept(tkeep, n, ntattrs);
@@ -1685,11 +1685,7 @@ int assoc_rel_set_one(assoc_db *db, const assoc_assoc *a,
   if (!assoc__value_ok(target) || target->type == ASSOC_V_BLOB ||
       (target->type == ASSOC_V_REAL && !isfinite(target->u.r)))
     return assoc__err(db, ASSOC_MISUSE, "setOne: bad target value");
-  now_value(a, nowbuf, &now);
-  memset(&w, 0, sizeof w);
-  w.a = a;
-  w.src = src;
-  w.now = &now;
+  write_start(&w, a, src, NULL, nowbuf, &now);
   w.target = target;
   steps[k++] = step_ho_unlink;
   if (target->type != ASSOC_V_NULL) steps[k++] = step_ho_link;
