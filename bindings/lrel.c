@@ -1162,7 +1162,6 @@ enum {
   Q_SATTR,      /* the source key attribute's name */
   Q_TATTR,      /* the target key attribute's name */
   Q_STATE,      /* the instances' state key */
-  Q_NULL,       /* assoc.null */
   Q_THROUGH,    /* the junction Model (belongsToMany) or false */
   Q_JKEY,       /* its name, or false */
   Q_MODELKEY,   /* "model" */
@@ -1197,32 +1196,27 @@ static lrel *quick_tab(lua_State *L) {
   return r;
 }
 
-/* When the value at idx is a saved instance of q[model] with a value (not
- * null) for the attribute named q[attr], pushes that value and returns 1;
- * else pushes nothing and returns 0. */
+/* When the value at idx is a saved instance of q[model] with a number or a
+ * string (never assoc.null) for the attribute named q[attr], pushes that
+ * value and returns 1; else pushes nothing and returns 0. */
 static int quick_inst(lua_State *L, int q, int idx, int model, int attr) {
   int top = lua_gettop(L);
   if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx)) return 0;
   int mt = top + 1;
-  if (lua_type(L, mt) != LUA_TTABLE) goto no;
+  /* saved: a loaded row's metatable is its store ([0], the layout); any
+     other saved instance has a snapshot under the state key */
+  if (lua_rawgeti(L, mt, 0) == LUA_TNIL) {
+    lua_rawgeti(L, q, Q_STATE);
+    if (lua_rawget(L, idx) == LUA_TNIL) goto no;
+  }
   lua_rawgeti(L, q, Q_MODELKEY);
   lua_rawget(L, mt);
   lua_rawgeti(L, q, model);
-  int same = lua_rawequal(L, -1, -2);
-  lua_settop(L, mt);
-  if (!same) goto no;
-  lua_rawgeti(L, q, Q_STATE);
-  int saved = lua_rawget(L, idx) != LUA_TNIL || lua_rawgeti(L, mt, 0) != LUA_TNIL;
-  lua_settop(L, mt);
-  if (!saved) goto no;
+  if (!lua_rawequal(L, -1, -2)) goto no;
+  lua_settop(L, top);
   lua_rawgeti(L, q, attr);
-  if (lua_rawget(L, idx) == LUA_TNIL) goto no;
-  lua_rawgeti(L, q, Q_NULL);
-  int isnull = lua_rawequal(L, -1, -2);
-  lua_pop(L, 1);
-  if (isnull) goto no;
-  lua_remove(L, mt);
-  return 1;
+  int t = lua_rawget(L, idx);
+  if (t == LUA_TNUMBER || t == LUA_TSTRING) return 1;
 no:
   lua_settop(L, top);
   return 0;
@@ -1251,13 +1245,12 @@ static int quick_no(lua_State *L) {
   return 1;
 }
 
-/* The value at idx for attribute `name` of m when it needs no conversion
- * (a Lua integer for an integer attribute, a string for a text one): 1 with
- * *v set (text borrowed from the stack); else 0 -- the general path then
- * converts it, or raises what is wrong. */
-static int quick_value(lua_State *L, int idx, const assoc_model *m,
-                       const char *name, assoc_value *v) {
-  const assoc_attr *at = assoc_model_attr(m, assoc_model_attr_index(m, name));
+/* The value at idx for attribute at (of some model) when it needs no
+ * conversion (a Lua integer for an integer attribute, a string for a text
+ * one): 1 with *v set (text borrowed from the stack); else 0 -- the general
+ * path then converts it, or raises what is wrong. */
+static int quick_value(lua_State *L, int idx, const assoc_attr *at,
+                       assoc_value *v) {
   if (at == NULL) return 0;
   switch (at->type) {
   case ASSOC_T_INTEGER:
@@ -1285,12 +1278,14 @@ static int quick_args(lua_State *L, int q, int tidx, assoc_value *src,
                       assoc_value *tv) {
   const assoc_assoc *a = ((lrel *)lua_touserdata(L, 1))->a;
   if (!quick_inst(L, q, 2, Q_SOURCE, Q_SATTR)) return 0;
-  if (!quick_value(L, -1, assoc_assoc_source(a), assoc_assoc_source_attr(a),
+  if (!quick_value(L, -1, assoc_model_attr(assoc_assoc_source(a),
+                                           assoc_assoc_source_index(a)),
                    src))
     return 0;
   if (tidx == 0) return 1;
   if (!quick_target(L, q, tidx)) return 0;
-  return quick_value(L, -1, assoc_assoc_target(a), assoc_assoc_target_attr(a),
+  return quick_value(L, -1, assoc_model_attr(assoc_assoc_target(a),
+                                             assoc_assoc_target_index(a)),
                      tv);
 }
 
@@ -1451,7 +1446,8 @@ static int quick_through(lua_State *L, int q, const assoc_assoc *a, int idx,
     for (int i = 0; i < assoc_assoc_nscope(a, 1); i++)
       if (strcmp(assoc_assoc_scope(a, 1, i)->attr, k) == 0) goto no;
     assoc_value v;
-    if (!quick_value(L, -1, J, k, &v)) goto no; /* the text stays in t */
+    if (!quick_value(L, -1, assoc_model_attr(J, at), &v))
+      goto no; /* the text stays in t */
     int i = (*nt)++;
     while (i > 0 && tattrs[i - 1] > at) { /* in attribute order */
       tattrs[i] = tattrs[i - 1];

@@ -408,6 +408,9 @@ const assoc_pair *assoc_assoc_scope(const assoc_assoc *a, int through, int i);
  * the target attribute that identifies targets in lists. */
 const char *assoc_assoc_source_attr(const assoc_assoc *a);
 const char *assoc_assoc_target_attr(const assoc_assoc *a);
+/* The same attributes as indexes in the source and target models. */
+int assoc_assoc_source_index(const assoc_assoc *a);
+int assoc_assoc_target_index(const assoc_assoc *a);
 int assoc_assoc_fk_allow_null(const assoc_assoc *a);
 
 int assoc_model_nassocs(const assoc_model *m);

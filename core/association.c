@@ -1084,6 +1084,14 @@ const char *assoc_assoc_target_attr(const assoc_assoc *a) {
   return a == NULL ? NULL : a->target->attrs[a->tgt_attr].name;
 }
 
+int assoc_assoc_source_index(const assoc_assoc *a) {
+  return a == NULL ? -1 : a->src_attr;
+}
+
+int assoc_assoc_target_index(const assoc_assoc *a) {
+  return a == NULL ? -1 : a->tgt_attr;
+}
+
 int assoc_assoc_fk_allow_null(const assoc_assoc *a) {
   return a == NULL ? 0 : a->fk_allow_null;
 }

@@ -30,8 +30,13 @@ typedef struct sqlpriv {
 
 void assoc_sql_init(assoc_sql *s) {
   if (s == NULL) return;
-  memset(s, 0, sizeof *s);
+  s->text = NULL; /* field by field: errmsg needs only its first byte */
+  s->len = 0;
+  s->binds = NULL;
+  s->nbinds = 0;
   s->rc = ASSOC_OK;
+  s->errmsg[0] = '\0';
+  s->priv_ = NULL;
 }
 
 static void free_owned(sqlpriv *p) {

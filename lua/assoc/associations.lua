@@ -1084,7 +1084,7 @@ local function associate(kind, S, T, opts)
   if A.throughScope and next(A.throughScope) == nil then A.throughScope = nil end
   -- what the binding's quick paths (a:qget, a:qadd, ...) check calls against
   -- (slots: bindings/lrel.c, Q_*)
-  a:quick { S, T, A._sourceAttr, A._targetAttr, STATE, null, J or false, J and J.name or false,
+  a:quick { S, T, A._sourceAttr, A._targetAttr, STATE, J or false, J and J.name or false,
     "model", "_mt", "through" }
   S.associations[A.as] = A
   A.installed = install(A)
