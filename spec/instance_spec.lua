@@ -49,6 +49,23 @@ describe("instance fields", function()
     assert.are.equal("hi ann", User:create { name = "ann" }:greeting())
     assert.are.equal("hi ann", User:findByPk(1):greeting())
   end)
+
+  -- loaded rows find methods through their store's tables, new ones through a function
+  it("see prototype entries added after loading, before the shared methods", function()
+    User:bulkCreate { { name = "ann" }, { name = "bob" } }
+    local loaded = User:findAll { order = { "id" } }
+    local built = User:build { name = "cy" }
+    function User.prototype:greeting() return "hi " .. self.name end
+    function User.prototype:toTable() return "mine" end
+    assert.are.same({ "hi ann", "hi bob", "hi cy" },
+      { loaded[1]:greeting(), loaded[2]:greeting(), built:greeting() })
+    assert.are.same({ "mine", "mine" }, { loaded[1]:toTable(), built:toTable() })
+    User.prototype.toTable = nil
+    assert.are.equal("ann", loaded[1]:toTable().name)
+    assert.is_function(loaded[2].save)
+    assert.is_nil(loaded[2].nosuch)
+    assert.are.same({ false, true }, { loaded[1].isNewRecord, built.isNewRecord })
+  end)
 end)
 
 describe("instance.isNewRecord", function()

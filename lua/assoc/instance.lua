@@ -32,6 +32,11 @@ instance.STATE = STATE
 local Instance = {}
 instance.methods = Instance
 
+-- Model.prototype's metatable: a name it lacks comes from the shared methods, so that a
+-- loaded row, whose store has the prototype itself for __index, finds every method through
+-- tables alone (no function call per method lookup); such a row is never a new record.
+instance.PROTO_MT = { __index = setmetatable({ isNewRecord = false }, { __index = Instance }) }
+
 -- The model of instance `self`, after checking that it is one and that its db is open.
 local function model_of(self, what)
   local mt = getmetatable(self)
@@ -73,10 +78,11 @@ end
 -- the helpers below.
 
 -- The layout of M's stores (its current attributes), built by set_layout; the binding finds
--- it as M._mt.layout (and lists there, at [-1], the metatable fields it copies into stores,
--- and at [-2] the attribute names by index, interned once).
+-- it as M._mt.layout, and there, at [-1], the fields it puts in each store (M._store_fields:
+-- { key1, value1, key2, value2, ... }, made by instance.metatable), and at [-2] the
+-- attribute names by index, interned once.
 function instance.set_layout(M)
-  local layout = {}
+  local layout = { [-1] = M._store_fields }
   for i, name in ipairs(M._names) do layout[name] = i end
   M._layout = layout
   if M._mt then M._mt.layout = layout end
@@ -695,11 +701,13 @@ function instance.reserved()
 end
 
 -- The metatable for instances of model M.  Lookups go to isNewRecord, then M.prototype, then
--- the shared methods; assigning a reserved name raises.
+-- the shared methods; assigning a reserved name raises.  Loaded rows have a store for
+-- metatable instead (see "Snapshots"), with the same fields but __index: M.prototype, whose
+-- own metatable (PROTO_MT) leads on to the shared methods.
 function instance.metatable(M)
   local proto = M.prototype
   local reserved = instance.reserved()
-  local mt = { model = M, layout = instance.set_layout(M) }
+  local mt = { model = M }
   mt.__index = function(t, k)
     if k == "isNewRecord" then return is_new(t) end
     local v = proto[k]
@@ -719,6 +727,9 @@ function instance.metatable(M)
     for _, pk in ipairs(M.primaryKeyAttributes) do parts[#parts + 1] = tostring(value(t, pk)) end
     return ("%s#%s"):format(M.name, table.concat(parts, ","))
   end
+  M._store_fields = { "model", M, "__index", proto, "__newindex", mt.__newindex,
+    "__tostring", mt.__tostring }
+  mt.layout = instance.set_layout(M)
   return mt
 end
 

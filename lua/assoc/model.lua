@@ -170,7 +170,7 @@ local function new_model(db, name, cm, specs, options, registry, validators, mod
     primaryKeyAttribute = cm:pk(),
     primaryKeyAttributes = {},
     associations = {},
-    prototype = {},
+    prototype = setmetatable({}, instance.PROTO_MT),
     options = { timestamps = options.timestamps, paranoid = options.paranoid,
       underscored = options.underscored, tableName = cm:tableName() },
     _db = db, _core = cm, _hooks = registry, _validators = validators,
@@ -658,7 +658,7 @@ end
 -- would see it for a missing value (the binding's screen reads raw values).
 local function proto_shadows(M, names)
   local proto = M.prototype
-  if next(proto) == nil and getmetatable(proto) == nil then return false end
+  if next(proto) == nil and getmetatable(proto) == instance.PROTO_MT then return false end
   for i = 1, #names do
     if proto[names[i]] ~= nil then return true end
   end
