@@ -197,9 +197,10 @@ void *lv_newjbox(lua_State *L);
  * from its base b, the row's address (light userdata) at [b] and the value
  * of attribute i at [b + i]; [0] is the layout and [-1] the stride
  * (attributes + 1; rows follow each other densely).  The chunk is also the
- * rows' metatable: it carries a copy of the fields of the model's metatable
- * (model, __index, ...), so a loaded row holds its attributes and nothing
- * else (a Post of 4 attributes fits in 4 hash slots, not 8).
+ * rows' metatable: it carries the fields listed in layout[-1] (model,
+ * __index, ...: instance.lua lists them; else the model metatable's are
+ * copied), so a loaded row holds its attributes and nothing else (a Post of
+ * 4 attributes fits in 4 hash slots, not 8).
  * core.snapbase(chunk, row) finds b again.  Without a layout (or without
  * statekey) the old form is built: the row gets mt and row[statekey] = a
  * table of the values by name.  lsnap_init pushes stack slots (layout,

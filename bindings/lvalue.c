@@ -993,7 +993,9 @@ int lsnap_init(lua_State *L, lsnap *s, int mt, int statekey, int nattrs,
     luaL_checkstack(L, 2 * LSNAP_MAXFIELDS + 4, "snapshot");
     s->fields = lua_gettop(L) + 1;
     if (lua_rawgeti(L, s->layout, -1) == LUA_TTABLE) {
-      /* listed by an earlier call (layout[-1] = { k1, v1, k2, v2, ... }) */
+      /* listed (layout[-1] = { k1, v1, k2, v2, ... }) by the model's Lua
+         side (instance.lua: its stores' __index differs from mt's), or by
+         an earlier call */
       int t = lua_gettop(L);
       int n = (int)lua_rawlen(L, t);
       for (int i = 1; i <= n && i <= 2 * LSNAP_MAXFIELDS; i++)
