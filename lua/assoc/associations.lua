@@ -258,6 +258,17 @@ local function normalize(kind, S, T, opts, where_s)
 end
 
 -- ---- accessor helpers ------------------------------------------------------------------
+-- "Source.accessor", the name errors give an accessor call: made once per accessor.
+local function where_name(A, acc)
+  local names = A._where_names
+  local w = names[acc]
+  if w == nil then
+    w = A.source.name .. "." .. acc
+    names[acc] = w
+  end
+  return w
+end
+
 -- The source model of accessor `acc` called on `self`, checked: an instance of A.source on
 -- an open db.
 local function check_source(A, self, acc)
@@ -326,7 +337,7 @@ end
 local function core_error(A, acc, err)
   if errors.is_error(err) and err.name == "AssociationError" and type(err.message) == "string"
   then
-    local prefix = A.source.name .. "." .. acc .. ": "
+    local prefix = where_name(A, acc) .. ": "
     if err.message:sub(1, #prefix) ~= prefix then err.message = prefix .. err.message end
   end
   error(err, 0)
@@ -490,7 +501,7 @@ local NO_OPTIONS = {}
 -- Checks the options of an accessor against `allowed` and the transaction option.
 local function accessor_options(A, acc, opts, allowed)
   if opts == nil then return NO_OPTIONS end
-  local where_s = A.source.name .. "." .. acc
+  local where_s = where_name(A, acc)
   if not plain_table(opts) then
     fail("%s: options must be a table, got %s", where_s, describe(opts))
   end
@@ -573,26 +584,22 @@ local function scope_names(A)
 end
 
 -- ---- getters ---------------------------------------------------------------------------
-local FIND_KEYS = { "where", "attributes", "order", "limit", "offset", "paranoid", "raw",
-  "transaction" }
-local FIND_SET = util.set(FIND_KEYS)
 local GET_MANY = util.set { "where", "attributes", "order", "limit", "offset", "paranoid", "raw",
   "transaction", "include" }
 local GET_BTM = util.set { "where", "attributes", "order", "limit", "offset", "paranoid",
   "raw", "transaction", "include", "joinTableAttributes", "through" }
 local GET_ONE = util.set { "where", "attributes", "paranoid", "raw", "transaction", "include" }
 
--- The core request of getter options (checked like findAll's).
+-- The core request of getter options (checked like findAll's; accessor_options has checked
+-- their names and the transaction).
 local function get_request(A, acc, opts)
-  local base = {}
-  for _, k in ipairs(FIND_KEYS) do base[k] = opts[k] end
-  return Model._find_request(A.target, A.source.name .. "." .. acc, base, FIND_SET)
+  return (Model._find_request(A.target, where_name(A, acc), opts, false))
 end
 
 -- The through request of belongsToMany getter options: junction attributes and where.
 local function through_request(A, acc, opts, raw)
   local J = A.through
-  local where_s = A.source.name .. "." .. acc
+  local where_s = where_name(A, acc)
   local topt = opts.through
   if topt ~= nil then
     if not plain_table(topt) then
@@ -646,7 +653,7 @@ end
 -- loading).  The include is checked before anything runs.
 local function get_with_include(A, acc, src, req, opts, through)
   local T = A.target
-  local where_s = A.source.name .. "." .. acc
+  local where_s = where_name(A, acc)
   local mod = eager_module()
   if not mod then
     fail("%s: option 'include' needs eager loading, which this build does not have", where_s)
@@ -765,7 +772,7 @@ local function make_count(A, acc)
     check_source(A, self, acc)
     opts = accessor_options(A, acc, opts, btm and COUNT_BTM or COUNT_OPTIONS)
     local src = source_value(A, self, acc)
-    local where_s = A.source.name .. "." .. acc
+    local where_s = where_name(A, acc)
     if opts.where ~= nil and not plain_table(opts.where) then
       fail("%s: option 'where' must be a table, got %s", where_s, describe(opts.where))
     end
@@ -953,7 +960,7 @@ local function make_set_one(A, acc)
   return function(self, target, opts)
     check_source(A, self, acc)
     opts = accessor_options(A, acc, opts, belongs and SET_ONE_OPTIONS or TX_ONLY)
-    check_bool(A.source.name .. "." .. acc, "save", opts.save)
+    check_bool(where_name(A, acc), "save", opts.save)
     if belongs then return belongs_set(A, acc, self, target, opts) end
     local src = source_value(A, self, acc)
     if target == nil or target == null then
@@ -1079,6 +1086,7 @@ local function associate(kind, S, T, opts)
     isSingleAssociation = SINGLE[info.associationType or KINDS[kind]] or false,
     isMultiAssociation = not SINGLE[info.associationType or KINDS[kind]],
     _core = a, _sourceAttr = info.sourceAttr, _targetAttr = info.targetAttr,
+    _where_names = {},
   }, Association)
   if A.scope and next(A.scope) == nil then A.scope = nil end
   if A.throughScope and next(A.throughScope) == nil then A.throughScope = nil end

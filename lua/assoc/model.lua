@@ -430,6 +430,8 @@ local function attribute_list(M, where_s, attrs)
 end
 
 -- Checks an `order` option: an array of "name" or { "name", "ASC"|"DESC" }.
+local DIRECTIONS = { ASC = true, DESC = true, asc = true, desc = true }  -- the common spellings
+
 local function check_order(M, where_s, order)
   if order == nil then return nil end
   if type(order) ~= "table" then
@@ -449,7 +451,7 @@ local function check_order(M, where_s, order)
       errors.raise("AssocError", "%s: unknown attribute %s of %s in 'order'", where_s,
         util.show(name), M.name)
     end
-    if dir ~= nil and (type(dir) ~= "string"
+    if dir ~= nil and not DIRECTIONS[dir] and (type(dir) ~= "string"
       or (dir:upper() ~= "ASC" and dir:upper() ~= "DESC")) then
       errors.raise("AssocError", "%s: order direction must be 'ASC' or 'DESC', got %s", where_s,
         util.show(dir))
@@ -476,14 +478,15 @@ local FIND_OPTIONS = util.set { "where", "attributes", "order", "limit", "offset
   "raw", "transaction" }
 
 -- Checks find options and returns the core request.
+-- (allowed == false: the caller has checked the option names and the transaction.)
 local function find_request(M, where_s, opts, allowed)
-  opts = util.options(where_s, opts, allowed or FIND_OPTIONS)
+  if allowed ~= false then opts = util.options(where_s, opts, allowed or FIND_OPTIONS) end
   check_where(M, where_s, opts.where)
   util.check_boolean(where_s, "paranoid", opts.paranoid)
   util.check_boolean(where_s, "raw", opts.raw)
   check_count_option(where_s, "limit", opts.limit)
   check_count_option(where_s, "offset", opts.offset)
-  transaction.check_option(M._db, opts.transaction, where_s)
+  if allowed ~= false then transaction.check_option(M._db, opts.transaction, where_s) end
   return {
     where = opts.where,
     attributes = attribute_list(M, where_s, opts.attributes),
