@@ -345,7 +345,14 @@ return function(bytes, assoc)
         "SELECT 'a' -- comment", "SELECT 1 /* unterminated", pick(STRINGS) }
       call("db.query", db.query, db, sql, byte() % 2 == 0 and { value(), value() } or nil)
     end,
-    function() if byte() % 4 == 0 then call("close", db.close, db); state.closed = true end end,
+    function()
+      if byte() % 4 == 0 then
+        call("close", db.close, db)
+        -- closed unless close could not even start (a C stack overflow in nested coroutines)
+        local ok, closed = pcall(db.isClosed, db)
+        if ok then state.closed = closed end
+      end
+    end,
     function() collectgarbage(pick { "collect", "step", "incremental", "generational" }) end,
     function() -- a coroutine running operations; its hooks may yield
       local co = coroutine.create(function() run_ops(1 + byte() % 3, 4) end)
