@@ -707,9 +707,10 @@ local function make_get_many(A, acc)
       local took, res = qget(core, self)
       if took then return res end
     end
-    check_source(A, self, acc)
+    local src = quick_source(A, self)           -- nil: the checks below, in their order
+    if src == nil then check_source(A, self, acc) end
     opts = accessor_options(A, acc, opts, btm and GET_BTM or GET_MANY)
-    local src = source_value(A, self, acc)
+    if src == nil then src = source_value(A, self, acc) end
     if opts == NO_OPTIONS then
       if plain_req == nil then
         plain_req = get_request(A, acc, opts)
@@ -769,9 +770,10 @@ local function make_count(A, acc)
       if ok then return res end
       core_error(A, acc, res)
     end
-    check_source(A, self, acc)
+    local src = quick_source(A, self)           -- nil: the checks below, in their order
+    if src == nil then check_source(A, self, acc) end
     opts = accessor_options(A, acc, opts, btm and COUNT_BTM or COUNT_OPTIONS)
-    local src = source_value(A, self, acc)
+    if src == nil then src = source_value(A, self, acc) end
     local where_s = where_name(A, acc)
     if opts.where ~= nil and not plain_table(opts.where) then
       fail("%s: option 'where' must be a table, got %s", where_s, describe(opts.where))
