@@ -25,18 +25,7 @@ end
 describe("belongsToMany", function()
   local db, log, User, Project, UserProjects, alice, bob, p1, p2, p3
   before_each(function()
-    db, log = H.open()
-    User = db:define("User", { name = DataTypes.STRING })
-    Project = db:define("Project", { name = DataTypes.STRING })
-    UserProjects = db:define("UserProjects", {
-      role = { type = DataTypes.STRING, defaultValue = "member" },
-      priority = DataTypes.INTEGER,
-    }, { freezeTableName = true })
-    User:belongsToMany(Project, { through = "UserProjects" })
-    Project:belongsToMany(User, { through = "UserProjects" })
-    db:sync()
-    alice = User:create { name = "alice" }
-    bob = User:create { name = "bob" }
+    db, log, User, Project, UserProjects, alice, bob = F.membership()
     p1 = Project:create { name = "p1" }
     p2 = Project:create { name = "p2" }
     p3 = Project:create { name = "p3" }

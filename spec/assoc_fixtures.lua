@@ -115,4 +115,24 @@ function F.blog(opts)
   return db, log, m
 end
 
+-- User/Project belongsToMany each other through UserProjects (role, default "member";
+-- priority), synced, with the users alice and bob.  Returns db, log, User, Project,
+-- UserProjects, alice, bob.
+function F.membership()
+  local db, log = H.open()
+  local User = db:define("User", { name = DataTypes.STRING })
+  local Project = db:define("Project", { name = DataTypes.STRING })
+  local UserProjects = db:define("UserProjects", {
+    role = { type = DataTypes.STRING, defaultValue = "member" },
+    priority = DataTypes.INTEGER,
+  }, { freezeTableName = true })
+  User:belongsToMany(Project, { through = "UserProjects" })
+  Project:belongsToMany(User, { through = "UserProjects" })
+  db:sync()
+  local alice = User:create { name = "alice" }
+  local bob = User:create { name = "bob" }
+  H.clear(log)
+  return db, log, User, Project, UserProjects, alice, bob
+end
+
 return F

@@ -9,23 +9,11 @@ local DataTypes = assoc.DataTypes
 describe("belongsToMany junction instances", function()
   local db, log, User, Project, UserProjects, alice, bob
   before_each(function()
-    db, log = H.open()
-    User = db:define("User", { name = DataTypes.STRING })
-    Project = db:define("Project", { name = DataTypes.STRING })
-    UserProjects = db:define("UserProjects", {
-      role = { type = DataTypes.STRING, defaultValue = "member" },
-      rank = DataTypes.INTEGER,
-    }, { freezeTableName = true })
-    User:belongsToMany(Project, { through = "UserProjects" })
-    Project:belongsToMany(User, { through = "UserProjects" })
-    db:sync()
-    alice = User:create { name = "alice" }
-    bob = User:create { name = "bob" }
-    H.clear(log)
+    db, log, User, Project, UserProjects, alice, bob = F.membership()
   end)
   after_each(function() db:close() end)
 
-  -- alice linked to n projects "p1".."pn", role "r<i>", rank i (NULL for every third).
+  -- alice linked to n projects "p1".."pn", role "r<i>", priority i (NULL for every third).
   local function projects(n)
     local ps = {}
     for i = 1, n do ps[i] = { name = "p" .. i } end
@@ -33,7 +21,7 @@ describe("belongsToMany junction instances", function()
     local links = {}
     for i, p in ipairs(made) do
       links[i] = { userId = alice.id, projectId = p.id, role = "r" .. i,
-                   rank = i % 3 == 0 and assoc.null or i }
+                   priority = i % 3 == 0 and assoc.null or i }
     end
     UserProjects:bulkCreate(links)
     return made
@@ -46,7 +34,8 @@ describe("belongsToMany junction instances", function()
     local got = alice:getProjects { order = { "id" } }
     local j = got[1].UserProjects
     assert.are.equal(UserProjects, F.model_of(j))
-    assert.are.same({ alice.id, got[1].id, "r1", 1 }, { j.userId, j.projectId, j.role, j.rank })
+    assert.are.same({ alice.id, got[1].id, "r1", 1 },
+      { j.userId, j.projectId, j.role, j.priority })
     assert.is_false(j.isNewRecord)
     assert.are.equal(j, got[1].UserProjects)
     assert.are.equal(j, rawget(got[1], "UserProjects"))
@@ -62,10 +51,10 @@ describe("belongsToMany junction instances", function()
       local bad = 0
       for _, p in ipairs(got) do
         local i, j = number(p), p.UserProjects
-        local rank = i
-        if i % 3 == 0 then rank = nil end
+        local priority = i
+        if i % 3 == 0 then priority = nil end
         if j.projectId ~= p.id or j.userId ~= alice.id or j.role ~= "r" .. i
-            or j.rank ~= rank then
+            or j.priority ~= priority then
           bad = bad + 1
         end
       end
@@ -91,7 +80,7 @@ describe("belongsToMany junction instances", function()
     local q = alice:getProjects()[1]
     local t = q:toTable().UserProjects
     assert.is_nil(getmetatable(t))
-    assert.are.same({ alice.id, q.id, "r1", 1 }, { t.userId, t.projectId, t.role, t.rank })
+    assert.are.same({ alice.id, q.id, "r1", 1 }, { t.userId, t.projectId, t.role, t.priority })
   end)
 
   it("tracks its changes and saves them", function()
@@ -124,7 +113,7 @@ describe("belongsToMany junction instances", function()
     bob:addProject(got[1])                      -- quick-path shape: one target, no options
     bob:addProjects { got[2] }
     assert.are.same({ "r1:1", "r2:2" }, F.col(db,
-      'SELECT role || \':\' || rank AS v FROM "UserProjects" WHERE userId = ' .. bob.id ..
+      'SELECT role || \':\' || priority AS v FROM "UserProjects" WHERE userId = ' .. bob.id ..
       ' ORDER BY projectId'))
     local again = alice:getProjects { order = { "id" } }
     bob:setProjects { again[2] }
