@@ -7,9 +7,15 @@
  * kept in the registry so that a second require in the same state returns
  * the very same values.
  *
- * The Db userdata (metatable "assoc.Db") is born closed: the box and its
- * metatable exist before assoc_open runs, so a failure at any point leaves
- * only GC-owned state.  close, __gc and __close are one idempotent function.
+ * The Db userdata (metatable "assoc.Db") is born closed: the userdata, its
+ * metatable and its box exist before assoc_open runs, so a failure at any
+ * point leaves nothing that the state does not release.  close, __gc and
+ * __close are one idempotent function.  The box is C memory on a list that
+ * a registry userdata ("assoc.handles", made with the module, so finalized
+ * after every Db when the state closes) walks to close the databases still
+ * open and free every box: a Db's finalizer does not always run (a
+ * collection step with the C stack nearly full cannot enter it, and Lua
+ * does not try again), and models keep pointers to the box anyway.
  * The Lua logger lives in the Db's user value 1; defined Models in user
  * value 2 (name -> Model).  The core's trace callback only records (sql, ms)
  * in C memory; ldb_flush calls the logger after the core call, under
@@ -50,6 +56,14 @@ static int op_tostring(lua_State *L) {
 static int null_tostring(lua_State *L) {
   lua_pushliteral(L, "assoc.null");
   return 1;
+}
+
+/* The Db at idx: 1 with *box set (NULL: a Db whose open failed before its
+ * box was made), or 0 when the value is not a Db. */
+static int db_at(lua_State *L, int idx, ldb **box) {
+  ldb **ud = luaL_testudata(L, idx, LASSOC_DB);
+  *box = ud ? *ud : NULL;
+  return ud != NULL;
 }
 
 /* ---- deferred log -------------------------------------------------------------- */
@@ -93,7 +107,8 @@ static void warn_failure(lua_State *L, int errobj) {
 void ldb_flush(lua_State *L, ldb *box) {
   if (box->loglen == 0 || box->flushing) return;
   int top = lua_gettop(L);
-  if (lua_touserdata(L, 1) != box || !lua_checkstack(L, 8)) {
+  ldb *at;
+  if (!db_at(L, 1, &at) || at != box || !lua_checkstack(L, 8)) {
     box->loglen = 0;
     return;
   }
@@ -137,21 +152,17 @@ void ldb_flush(lua_State *L, ldb *box) {
 /* ---- Db ---------------------------------------------------------------------- */
 
 ldb *ldb_check(lua_State *L, const char *method) {
-  ldb *box = luaL_testudata(L, 1, LASSOC_DB);
-  if (!box)
+  ldb *box;
+  if (!db_at(L, 1, &box))
     lerr_raise(L, NULL, ASSOC_MISUSE,
                "db:%s: expected a Db as self (got %s); call it as db:%s(...)",
                method, luaL_typename(L, 1), method);
-  if (!box->db) lerr_raise(L, NULL, ASSOC_CLOSED, "database is closed");
+  if (!box || !box->db) lerr_raise(L, NULL, ASSOC_CLOSED, "database is closed");
   return box;
 }
 
-static int db_close(lua_State *L) {
-  ldb *box = luaL_testudata(L, 1, LASSOC_DB);
-  if (!box)
-    return lerr_raise(L, NULL, ASSOC_MISUSE,
-                      "db:close: expected a Db as self (got %s)",
-                      luaL_typename(L, 1));
+/* Closes box's database and frees its buffers (the box itself stays). */
+static void box_release(ldb *box) {
   if (box->db) {
     assoc_set_trace(box->db, NULL, NULL);
     assoc_close(box->db);
@@ -166,24 +177,84 @@ static int db_close(lua_State *L) {
   free(box->err.sql);
   free(box->err.field);
   box->err.msg = box->err.sql = box->err.field = NULL;
+}
+
+static int db_close(lua_State *L) {
+  ldb *box;
+  if (!db_at(L, 1, &box))
+    return lerr_raise(L, NULL, ASSOC_MISUSE,
+                      "db:close: expected a Db as self (got %s)",
+                      luaL_typename(L, 1));
+  if (box) box_release(box);
   lua_pushnil(L);
   lua_setiuservalue(L, 1, LDB_UV_LOGGER);
   return 0;
 }
 
 static int db_isclosed(lua_State *L) {
-  ldb *box = luaL_testudata(L, 1, LASSOC_DB);
-  if (!box)
+  ldb *box;
+  if (!db_at(L, 1, &box))
     return lerr_raise(L, NULL, ASSOC_MISUSE,
                       "db:isclosed: expected a Db as self (got %s)",
                       luaL_typename(L, 1));
-  lua_pushboolean(L, box->db == NULL);
+  lua_pushboolean(L, box == NULL || box->db == NULL);
   return 1;
 }
 
+/* ---- the state's boxes ---------------------------------------------------------- */
+
+#define LASSOC_HANDLES "assoc.handles" /* registry: the list of boxes */
+typedef struct lhandles {
+  ldb *head;
+} lhandles;
+
+/* __gc of the list (when the state closes, after every Db's): closes the
+ * databases still open, frees every box. */
+static int handles_gc(lua_State *L) {
+  lhandles *hs = lua_touserdata(L, 1);
+  while (hs->head) {
+    ldb *box = hs->head;
+    hs->head = box->next;
+    box->flushing = 0;
+    box_release(box);
+    free(box);
+  }
+  return 0;
+}
+
+/* Makes the list, once per state. */
+static void handles_open(lua_State *L) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_HANDLES) == LUA_TUSERDATA) {
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  lhandles *hs = lua_newuserdatauv(L, sizeof *hs, 0);
+  hs->head = NULL;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, handles_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, LASSOC_HANDLES);
+}
+
+/* A new box on the state's list; NULL when out of memory. */
+static ldb *box_new(lua_State *L) {
+  lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_HANDLES);
+  lhandles *hs = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  ldb *box = hs ? calloc(1, sizeof *box) : NULL;
+  if (box) {
+    box->next = hs->head;
+    hs->head = box;
+  }
+  return box;
+}
+
 static int db_tostring(lua_State *L) {
-  ldb *box = luaL_checkudata(L, 1, LASSOC_DB);
-  if (box->db)
+  ldb **ud = luaL_checkudata(L, 1, LASSOC_DB);
+  ldb *box = *ud;
+  if (box && box->db)
     lua_pushfstring(L, "assoc.Db (%p)", (void *)box);
   else
     lua_pushliteral(L, "assoc.Db (closed)");
@@ -245,10 +316,13 @@ static int l_open(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  ldb *box = lua_newuserdatauv(L, sizeof *box, LDB_NUV);
-  memset(box, 0, sizeof *box);
+  ldb **ud = lua_newuserdatauv(L, sizeof *ud, LDB_NUV);
+  *ud = NULL;
   luaL_setmetatable(L, LASSOC_DB);
   int self = lua_gettop(L);
+  ldb *box = box_new(L);
+  if (!box) return lerr_raise(L, NULL, ASSOC_NOMEM, "not enough memory");
+  *ud = box;
   lua_getfield(L, LUA_REGISTRYINDEX, LASSOC_NULLV);
   box->null = lua_touserdata(L, -1);
   lua_pop(L, 1);
@@ -555,6 +629,7 @@ int luaopen_assoc_core(lua_State *L) {
   lua_settop(L, 0);
 
   lerr_open(L); /* 1: error_mt */
+  handles_open(L);
 
   if (luaL_newmetatable(L, LASSOC_DB)) {
     luaL_newlib(L, db_methods);

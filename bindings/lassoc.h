@@ -50,8 +50,12 @@ typedef struct lerr_snap {
   char *msg, *sql, *field;
 } lerr_snap;
 
-/* The Db userdata.  db == NULL means closed. */
+/* A Db's box: C memory the Db userdata points to (the userdata holds an
+ * ldb *), on the list of its Lua state's boxes (lassoc.c: "handles"), freed
+ * with the state -- models and associations keep pointers to it, and the
+ * Db's finalizer may never run.  db == NULL means closed. */
 typedef struct ldb {
+  struct ldb *next;  /* the state's list of boxes */
   assoc_db *db;
   void *null;        /* address of this state's core.null (identity test) */
   /* deferred log: records [double ms][sql NUL], appended by the trace
