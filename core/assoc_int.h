@@ -208,6 +208,51 @@ struct assoc_db {
 /* ---- errors (db.c) --------------------------------------------------------- */
 /* Each sets the db's error and returns `code` (no-op on a NULL db). */
 int assoc__err(assoc_db *db, int code, const char *fmt, ...) ASSOC__PRINTF(3, 4);
+
+/* Column col of st's current row as a value, text and blobs left in
+ * SQLite's memory (valid until the next step or reset): one
+ * sqlite3_column_value and the value's own accessors (the value is
+ * "unprotected": fine, a connection is used by one thread at a time).
+ * ASSOC_NOMEM (set on db) when SQLite runs out of memory converting it;
+ * then *v is a NULL value. */
+static inline int assoc__column(assoc_db *db, sqlite3_stmt *st, int col,
+                                assoc_value *v) {
+  sqlite3_value *x = sqlite3_column_value(st, col);
+  switch (sqlite3_value_type(x)) {
+  case SQLITE_INTEGER:
+    v->type = ASSOC_V_INT;
+    v->u.i = sqlite3_value_int64(x);
+    return ASSOC_OK;
+  case SQLITE_FLOAT:
+    v->type = ASSOC_V_REAL;
+    v->u.r = sqlite3_value_double(x);
+    return ASSOC_OK;
+  case SQLITE_TEXT: {
+    const unsigned char *t = sqlite3_value_text(x);
+    if (t == NULL) break;
+    v->type = ASSOC_V_TEXT;
+    v->u.s.p = (const char *)t;
+    v->u.s.n = (size_t)sqlite3_value_bytes(x);
+    return ASSOC_OK;
+  }
+  case SQLITE_BLOB: {
+    const void *b = sqlite3_value_blob(x);
+    size_t n = (size_t)sqlite3_value_bytes(x);
+    if (b == NULL && n != 0) break;
+    v->type = ASSOC_V_BLOB;
+    v->u.s.p = b != NULL ? (const char *)b : "";
+    v->u.s.n = n;
+    return ASSOC_OK;
+  }
+  default:
+    v->type = ASSOC_V_NULL;
+    v->u.i = 0;
+    return ASSOC_OK;
+  }
+  v->type = ASSOC_V_NULL;
+  v->u.i = 0;
+  return assoc__err(db, ASSOC_NOMEM, "out of memory");
+}
 /* Records SQLite's current error for the failed `sql` (may be NULL); maps
  * the extended code; names model attributes on UNIQUE/NOT NULL. */
 int assoc__sqlerr(assoc_db *db, int sqlite_rc, const char *sql);

@@ -489,54 +489,13 @@ int assoc_rows_attr(const assoc_rows *r, int col) {
  * when SQLite runs out of memory converting it, and then the db's error is
  * ASSOC_NOMEM (callers that care check assoc_errcode). */
 void assoc_rows_value(const assoc_rows *r, int col, assoc_value *out) {
-  sqlite3_stmt *s;
-  sqlite3_value *x;
   if (out == NULL) return;
   out->type = ASSOC_V_NULL;
   out->u.i = 0;
   if (r == NULL || r->state != ASSOC__ROWS_LIVE || !r->onrow || col < 0 ||
       col >= r->ncols)
     return;
-  s = r->st->stmt;
-  /* One sqlite3_column_value and the value's own accessors, rather than
-   * column_type + column_text + column_bytes: the hot path of every find.
-   * (The value is "unprotected": fine, a connection is used by one thread
-   * at a time.) */
-  x = sqlite3_column_value(s, col);
-  switch (sqlite3_value_type(x)) {
-  case SQLITE_INTEGER:
-    out->type = ASSOC_V_INT;
-    out->u.i = sqlite3_value_int64(x);
-    break;
-  case SQLITE_FLOAT:
-    out->type = ASSOC_V_REAL;
-    out->u.r = sqlite3_value_double(x);
-    break;
-  case SQLITE_TEXT: {
-    const unsigned char *p = sqlite3_value_text(x);
-    if (p == NULL) {
-      assoc__err(r->db, ASSOC_NOMEM, "out of memory");
-      return;
-    }
-    out->type = ASSOC_V_TEXT;
-    out->u.s.p = (const char *)p;
-    out->u.s.n = (size_t)sqlite3_value_bytes(x);
-    break;
-  }
-  case SQLITE_BLOB: {
-    const void *p = sqlite3_value_blob(x);
-    int n = sqlite3_value_bytes(x);
-    if (p == NULL && n != 0) {
-      assoc__err(r->db, ASSOC_NOMEM, "out of memory");
-      return;
-    }
-    out->type = ASSOC_V_BLOB;
-    out->u.s.p = p != NULL ? (const char *)p : empty;
-    out->u.s.n = (size_t)n;
-    break;
-  }
-  default: break;
-  }
+  (void)assoc__column(r->db, r->st->stmt, col, out);
 }
 
 void assoc_rows_close(assoc_rows *r) {

@@ -1091,57 +1091,6 @@ static int64_t add_row(assoc_db *db, enode *n, const assoc_value *vals,
   return n->nrows++;
 }
 
-/* Reads column col of the current row of st into *v, copying text and
- * blobs into the arena.  Called with the connection's mutex held (see
- * run_anchor), so the column's sqlite3_value may be read directly.
- * Returns ASSOC_OK or ASSOC_NOMEM. */
-static int read_col(assoc_db *db, earena *ar, sqlite3_stmt *st, int col,
-                    assoc_value *v) {
-  sqlite3_value *x = sqlite3_column_value(st, col);
-  switch (sqlite3_value_type(x)) {
-  case SQLITE_INTEGER:
-    v->type = ASSOC_V_INT;
-    v->u.i = sqlite3_value_int64(x);
-    return ASSOC_OK;
-  case SQLITE_FLOAT:
-    v->type = ASSOC_V_REAL;
-    v->u.r = sqlite3_value_double(x);
-    return ASSOC_OK;
-  case SQLITE_TEXT: {
-    const unsigned char *t = sqlite3_value_text(x);
-    size_t n = (size_t)sqlite3_value_bytes(x);
-    char *p;
-    if (t == NULL) return assoc__err(db, ASSOC_NOMEM, "out of memory");
-    p = arena_alloc(ar, n + 1);
-    if (p == NULL) return assoc__err(db, ASSOC_NOMEM, "out of memory");
-    memcpy(p, t, n);
-    p[n] = '\0';
-    v->type = ASSOC_V_TEXT;
-    v->u.s.p = p;
-    v->u.s.n = n;
-    return ASSOC_OK;
-  }
-  case SQLITE_BLOB: {
-    const void *b = sqlite3_value_blob(x);
-    size_t n = (size_t)sqlite3_value_bytes(x);
-    char *p;
-    if (b == NULL && n != 0)
-      return assoc__err(db, ASSOC_NOMEM, "out of memory");
-    p = arena_alloc(ar, n ? n : 1);
-    if (p == NULL) return assoc__err(db, ASSOC_NOMEM, "out of memory");
-    if (n) memcpy(p, b, n);
-    v->type = ASSOC_V_BLOB;
-    v->u.s.p = p;
-    v->u.s.n = n;
-    return ASSOC_OK;
-  }
-  default:
-    v->type = ASSOC_V_NULL;
-    v->u.i = 0;
-    return ASSOC_OK;
-  }
-}
-
 /* A hash map from a key column of a node's rows to those rows: buckets
  * hold the first row with a key (+1, 0 = empty); next chains the other
  * rows with the same key, in row order. */
@@ -1341,45 +1290,6 @@ static void trace_stmt(assoc_db *db, const assoc__stmt *st, double t0) {
     db->trace(db->trace_ud, st->sql, t0 > 0.0 ? assoc__now_ms() - t0 : 0.0);
 }
 
-/* Reads column col of the current row of st into *v, text and blobs left
- * in SQLite's memory (valid until the next step): for streamed rows. */
-static int read_col_ref(assoc_db *db, sqlite3_stmt *st, int col,
-                        assoc_value *v) {
-  sqlite3_value *x = sqlite3_column_value(st, col);
-  switch (sqlite3_value_type(x)) {
-  case SQLITE_INTEGER:
-    v->type = ASSOC_V_INT;
-    v->u.i = sqlite3_value_int64(x);
-    return ASSOC_OK;
-  case SQLITE_FLOAT:
-    v->type = ASSOC_V_REAL;
-    v->u.r = sqlite3_value_double(x);
-    return ASSOC_OK;
-  case SQLITE_TEXT: {
-    const unsigned char *t = sqlite3_value_text(x);
-    if (t == NULL) return assoc__err(db, ASSOC_NOMEM, "out of memory");
-    v->type = ASSOC_V_TEXT;
-    v->u.s.p = (const char *)t;
-    v->u.s.n = (size_t)sqlite3_value_bytes(x);
-    return ASSOC_OK;
-  }
-  case SQLITE_BLOB: {
-    const void *b = sqlite3_value_blob(x);
-    size_t n = (size_t)sqlite3_value_bytes(x);
-    if (b == NULL && n != 0)
-      return assoc__err(db, ASSOC_NOMEM, "out of memory");
-    v->type = ASSOC_V_BLOB;
-    v->u.s.p = b != NULL ? (const char *)b : "";
-    v->u.s.n = n;
-    return ASSOC_OK;
-  }
-  default:
-    v->type = ASSOC_V_NULL;
-    v->u.i = 0;
-    return ASSOC_OK;
-  }
-}
-
 /* Copies a text or blob value into the arena (a key kept beyond its row). */
 static int keep_value(assoc_db *db, earena *ar, assoc_value *v) {
   char *p;
@@ -1451,8 +1361,11 @@ static int cur_next(assoc_result *r, acur *c, int copy) {
     if (step == SQLITE_DONE) return ASSOC_DONE;
     if (step != SQLITE_ROW) return assoc__sqlerr(db, step, c->st->sql);
     for (col = 0; col < ncols; col++) {
-      rc = copy ? read_col(db, &r->arena, c->st->stmt, col, &c->row[col])
-                : read_col_ref(db, c->st->stmt, col, &c->row[col]);
+      /* copy: text and blobs into the arena (rows stored); else left in
+         SQLite's memory until the next step (streamed rows) */
+      rc = assoc__column(db, c->st->stmt, col, &c->row[col]);
+      if (rc == ASSOC_OK && copy)
+        rc = keep_value(db, &r->arena, &c->row[col]);
       if (rc != ASSOC_OK) return rc;
     }
     if (n->dedup && c->dd->width > 0) {
