@@ -6,14 +6,8 @@
 local assoc = require "assoc"
 local path = assert(arg[1], "usage: check.lua DB")
 
-local G, K, NPROJ = 8, 12, 10
-local function set_for(g)
-  local ids = {}
-  for p = 1, NPROJ do
-    if ((g * 7 + p * 3) % 5) < 2 then ids[#ids + 1] = p end
-  end
-  return ids
-end
+local S = dofile("tests/crash/shape.lua")   -- what workload.lua writes
+local G, K, set_for = S.G, S.K, S.set_for
 
 local bad = {}
 local function violation(fmt, ...) bad[#bad + 1] = fmt:format(...) end

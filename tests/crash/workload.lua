@@ -21,17 +21,8 @@ local mode, path = arg[1], arg[2]
 local seed = tonumber(arg[3]) or 1
 local journal = (mode == "init" and arg[3]) or arg[4] or "wal"
 
-local G, K = 8, 12      -- groups, items per group
-local NPROJ, NUSERS = 10, 4
-
--- The project set of generation g: a deterministic subset of 1..NPROJ (possibly empty).
-local function set_for(g)
-  local ids = {}
-  for p = 1, NPROJ do
-    if ((g * 7 + p * 3) % 5) < 2 then ids[#ids + 1] = p end
-  end
-  return ids
-end
+local S = dofile("tests/crash/shape.lua")   -- G, K, NPROJ, NUSERS, set_for
+local G, K, NPROJ, NUSERS, set_for = S.G, S.K, S.NPROJ, S.NUSERS, S.set_for
 
 -- Can this build do associations end to end?  (probe on a scratch :memory: db)
 local function has_associations()
