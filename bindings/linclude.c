@@ -26,8 +26,10 @@
  * empty) for hasMany/belongsToMany, the row or nothing for hasOne/
  * belongsTo -- with the junction row under throughKey.  Every row gets its
  * node's metatable and, with statekey, a snapshot of its values (as m:find
- * does).  The result is held by a userdata whose __gc frees it, so a Lua
- * error while building leaks nothing.
+ * does).  The build runs protected and the result is freed as soon as it
+ * returns, error or not; the userdata holding it meanwhile, whose __gc frees
+ * it, is only a backstop (a collection at the C-stack limit runs no
+ * finalizer).
  */
 #include <string.h>
 
@@ -759,7 +761,7 @@ static void build_all(lconv *c, rbox *rb, int nodes, int mt, int sk) {
   lua_State *L = c->L;
   bctx x = {rb->r, ASSOC_DONE};
   int running = lua_gc(L, LUA_GCISRUNNING);
-  luaL_checkstack(L, 8, "include");
+  /* no raising from here to the pcall: the caller made room on the stack */
   lua_pushcfunction(L, build_p);
   lua_pushlightuserdata(L, &x);
   lua_pushvalue(L, nodes);
@@ -800,6 +802,10 @@ int linclude_find(lua_State *L, ldb *box, const assoc_model *m) {
   int ninc, norder;
   assoc_eager_order *order;
   convert(it, 2, &root, &inc, &ninc, &order, &norder, "find", 1);
+  /* room for build_all's call, made before there is a result to lose (its
+   * holder's finalizer is a backstop: a collection at the C-stack limit
+   * cannot run it) */
+  luaL_checkstack(L, 8, "include");
   rbox *rb = rbox_new(L);
   if (assoc_find_stream(box->db, m, &root, inc, ninc, order, norder,
                         &rb->r) != ASSOC_OK)

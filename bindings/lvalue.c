@@ -496,8 +496,11 @@ int lv_untyped(lconv *c, int idx, assoc_value *out) {
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* GC-owned holder of cJSON memory: a Lua error while converting leaves the
- * tree to this box's finalizer. */
+/* Holder of the cJSON memory of a conversion.  The conversions that can
+ * raise part-way (a value JSON cannot hold, the Lua stack or memory running
+ * out) run protected, and the tree is freed as soon as they return, error
+ * or not: the finalizer below is only a backstop, since a collection step
+ * at the C-stack limit cannot run one. */
 typedef struct jbox {
   cJSON *root;
   char *out;
@@ -729,14 +732,26 @@ static void jenc_value(jenc *e, int idx, cJSON *parent, const char *key,
   jattach(e, item, parent, key, rootp);
 }
 
+/* lua_pcall'ed by ljson_encode: (jenc, jbox, value, visiting) -> text. */
+static int jencode_p(lua_State *L) {
+  jenc *e = lua_touserdata(L, 1);
+  jbox *b = lua_touserdata(L, 2);
+  e->visiting = 4;
+  e->vidx = 3;
+  jenc_value(e, 3, NULL, NULL, 1, &b->root);
+  b->out = cJSON_PrintUnformatted(b->root);
+  if (!b->out) jnomem(L);
+  lua_pushstring(L, b->out);
+  return 1;
+}
+
 void ljson_encode(lua_State *L, ldb *box, int idx, const char *model,
                   const char *path) {
   idx = lua_absindex(L, idx);
   luaL_checkstack(L, 8, "json_encode");
   jbox *b = jbox_new(L);
   int bidx = lua_gettop(L);
-  lua_newtable(L);
-  jenc e = {L, box, NULL, lua_gettop(L), model, path, idx};
+  jenc e = {L, box, NULL, 0, model, path, 0};
   if (box) {
     e.null = box->null;
   } else {
@@ -744,14 +759,17 @@ void ljson_encode(lua_State *L, ldb *box, int idx, const char *model,
     e.null = lua_touserdata(L, -1);
     lua_pop(L, 1);
   }
-  jenc_value(&e, idx, NULL, NULL, 1, &b->root);
-  b->out = cJSON_PrintUnformatted(b->root);
-  if (!b->out) jnomem(L);
-  lua_pushstring(L, b->out);
+  lua_pushcfunction(L, jencode_p);
+  lua_pushlightuserdata(L, &e);
+  lua_pushlightuserdata(L, b);
+  lua_pushvalue(L, idx);
+  lua_newtable(L); /* the tables being encoded, to refuse cycles */
+  int st = lua_pcall(L, 4, 1, 0);
   cJSON_Delete(b->root);
   b->root = NULL;
   cJSON_free(b->out);
   b->out = NULL;
+  if (st != LUA_OK) lua_error(L);
   lua_replace(L, bidx);
   lua_settop(L, bidx);
 }
@@ -850,8 +868,19 @@ static const char *jcheck(const char *p, const char *e, int depth) {
  * Returns 0 (pushing nothing) when s is not JSON.  When s is valid JSON
  * that cJSON could not parse, its allocator failed: raises "not enough
  * memory" rather than passing the text off as a non-JSON value. */
+/* lua_pcall'ed by jdecode_in: (root, top_null_is_nil) -> value. */
+static int jdecode_p(lua_State *L) {
+  const cJSON *root = lua_touserdata(L, 1);
+  if (lua_toboolean(L, 2) && cJSON_IsNull(root))
+    lua_pushnil(L);
+  else
+    jdec_value(L, root, NULL, 1);
+  return 1;
+}
+
 static int jdecode_in(lua_State *L, jbox *b, const char *s, size_t n,
                       int top_null_is_nil) {
+  luaL_checkstack(L, 4, "json_decode"); /* before there is a tree to lose */
   b->root = cJSON_ParseWithLength(s, n);
   if (!b->root) {
     const char *end = jcheck(s, s + n, 0);
@@ -861,12 +890,13 @@ static int jdecode_in(lua_State *L, jbox *b, const char *s, size_t n,
     }
     return 0;
   }
-  if (top_null_is_nil && cJSON_IsNull(b->root))
-    lua_pushnil(L);
-  else
-    jdec_value(L, b->root, NULL, 1);
+  lua_pushcfunction(L, jdecode_p);
+  lua_pushlightuserdata(L, b->root);
+  lua_pushboolean(L, top_null_is_nil);
+  int st = lua_pcall(L, 2, 1, 0);
   cJSON_Delete(b->root);
   b->root = NULL;
+  if (st != LUA_OK) lua_error(L);
   return 1;
 }
 

@@ -30,4 +30,46 @@ function M.ids(rows, key)
   return out
 end
 
+-- Runs fn() `span` + 1 times with the Lua stack ever nearer its limit (LUAI_MAXSTACK), so
+-- that the C functions fn calls find no room at each of their steps in turn: the stack
+-- is filled with the varargs of nested calls.  Returns how many of the runs of fn raised
+-- and how many returned (a sweep meant to cross the limit sees both).
+function M.near_stack_limit(fn, span)
+  local filler, unpack = {}, table.unpack
+  for i = 1, 400000 do filler[i] = false end
+  local function room()   -- how many values can still be pushed here
+    local lo, hi = 0, 1000000
+    while lo < hi do
+      local mid = (lo + hi + 1) // 2
+      if pcall(unpack, filler, 1, mid) then lo = mid else hi = mid - 1 end
+    end
+    return lo
+  end
+  local function attempt(...)   -- holds its varargs below fn's frame
+    local ok = pcall(fn)
+    return ok
+  end
+  local function fill(...)
+    local r = room()
+    if r > #filler then
+      local raised, returned = fill(unpack(filler))
+      return raised, returned
+    end
+    local raised, returned = 0, 0
+    for free = span, 0, -1 do
+      local n = r - free - 8
+      if n > 0 then
+        local called, ok = pcall(attempt, unpack(filler, 1, n))
+        if called and ok then returned = returned + 1
+        elseif called then raised = raised + 1 end
+      end
+    end
+    return raised, returned
+  end
+  local raised, returned = fill()
+  filler = nil
+  collectgarbage()
+  return raised, returned
+end
+
 return M

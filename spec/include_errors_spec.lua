@@ -144,6 +144,35 @@ describe("bad includes", function()
   end)
 end)
 
+describe("eager loads at the stack limit", function()
+  local M
+  before_each(function() M = F.open(); F.seed(M) end)
+  after_each(function() M.db:close() end)
+
+  -- An eager load that runs out of stack frees its loaded result there and then, not in
+  -- the finalizer of its holder, which may never run (a collection step at the C-stack
+  -- limit cannot enter it).  That finalizer is taken away here, so that check-asan and
+  -- check-valgrind report whatever would be left to it.
+  it("raises or returns, and leaves nothing to a finalizer", function()
+    local want = #M.User:findAll { include = { M.Post, M.Project } }
+    local mt = debug.getregistry()["assoc.eagerresult"]
+    local gc = mt.__gc
+    mt.__gc = nil
+    local ok, err = pcall(function()
+      local raised, returned = require("spec.core_helpers").near_stack_limit(function()
+        local users = M.User:findAll { include = { M.Post, M.Project } }
+        assert.are.equal(want, #users)
+      end, 400)
+      assert(raised > 0 and returned > 0, ("raised %d, returned %d"):format(raised, returned))
+    end)
+    mt.__gc = gc
+    assert(ok, err)
+    assert.are.equal(want, #M.User:findAll { include = { M.Post, M.Project } })
+    collectgarbage()
+    collectgarbage()
+  end)
+end)
+
 describe("assoc.core include requests", function()
   local M, core
   before_each(function() M = F.open(); F.seed(M); core = M.User._core end)
