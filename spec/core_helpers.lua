@@ -36,9 +36,9 @@ end
 -- and how many returned (a sweep meant to cross the limit sees both).
 function M.near_stack_limit(fn, span)
   local filler, unpack = {}, table.unpack
-  for i = 1, 400000 do filler[i] = false end
-  local function room()   -- how many values can still be pushed here
-    local lo, hi = 0, 1000000
+  for i = 1, 200000 do filler[i] = false end
+  local function room()   -- how many values can still be pushed here (at most #filler)
+    local lo, hi = 0, #filler
     while lo < hi do
       local mid = (lo + hi + 1) // 2
       if pcall(unpack, filler, 1, mid) then lo = mid else hi = mid - 1 end
@@ -50,14 +50,18 @@ function M.near_stack_limit(fn, span)
     return ok
   end
   local function fill(...)
-    local r = room()
-    if r > #filler then
+    if pcall(unpack, filler, 1, #filler + span + 1000) then   -- far from the limit
       local raised, returned = fill(unpack(filler))
+      return raised, returned
+    end
+    local r = room()
+    if r > span + 1000 then   -- nearer, so that each run below pushes few values
+      local raised, returned = fill(unpack(filler, 1, r - span - 1000))
       return raised, returned
     end
     local raised, returned = 0, 0
     for free = span, 0, -1 do
-      local n = r - free - 8
+      local n = r - free - 30   -- room left for calling pcall and attempt themselves
       if n > 0 then
         local called, ok = pcall(attempt, unpack(filler, 1, n))
         if called and ok then returned = returned + 1
