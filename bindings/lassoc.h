@@ -228,8 +228,10 @@ int lsnap_init(lua_State *L, lsnap *s, int mt, int statekey, int nattrs,
                int64_t expect);
 /* The LSNAP_WITNESS_AT-th row of a build puts a witness in its store, at
  * index LSNAP_WITNESS: when the collector frees the store, the heap is
- * tidied (lassoc.c). */
-#define LSNAP_WITNESS_AT 512
+ * tidied (lassoc.c).  Only results that large: the merge pays off for the
+ * 100,000s of blocks of a large eager load, and for a page-sized result
+ * (1,000 rows) it costs more than it saves (see lassoc.c). */
+#define LSNAP_WITNESS_AT 8192
 #define LSNAP_WITNESS (-2)
 #define LASSOC_WITNESS "assoc.witness"
 void lheap_witness(lua_State *L, int store);

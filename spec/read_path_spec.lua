@@ -48,10 +48,10 @@ describe("snapshot stores of loaded rows", function()
   end)
 
   it("give a large result one heap witness, collected with it, and a small one none", function()
-    -- a result of 512 rows or more carries a witness in one store (lassoc.c: the heap is
+    -- a result of 8,192 rows or more carries a witness in one store (lassoc.c: the heap is
     -- tidied in the collection that frees the result); smaller results carry none
     local rows = {}
-    for i = 1, 600 do rows[i] = { name = "n" .. i, age = i } end
+    for i = 1, 8200 do rows[i] = { name = "n" .. i, age = i } end
     U:bulkCreate(rows)
     local function witnesses(list)
       local seen, n = {}, 0
@@ -69,7 +69,8 @@ describe("snapshot stores of loaded rows", function()
       return n
     end
     assert.are.equal(1, witnesses(U:findAll { order = { "id" } }))
-    assert.are.equal(0, witnesses(U:findAll { order = { "id" }, limit = 511 }))
+    assert.are.equal(1, witnesses(U:findAll { order = { "id" }, limit = 8192 }))
+    assert.are.equal(0, witnesses(U:findAll { order = { "id" }, limit = 8191 }))
     local weak = setmetatable({}, { __mode = "v" })
     do
       local us = U:findAll { order = { "id" } }
@@ -81,7 +82,7 @@ describe("snapshot stores of loaded rows", function()
     assert.is_not_nil(weak[1])
     collectgarbage(); collectgarbage()
     assert.is_nil(weak[1], "the witness goes with its result")
-    assert.are.equal(600, U:count())
+    assert.are.equal(8200, U:count())
   end)
 
   it("keep a partial select's unloaded attributes unchanged", function()
