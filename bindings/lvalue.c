@@ -864,10 +864,6 @@ static const char *jcheck(const char *p, const char *e, int depth) {
   return q;
 }
 
-/* Decodes s into a value pushed on the stack, using the jbox at bidx.
- * Returns 0 (pushing nothing) when s is not JSON.  When s is valid JSON
- * that cJSON could not parse, its allocator failed: raises "not enough
- * memory" rather than passing the text off as a non-JSON value. */
 /* lua_pcall'ed by jdecode_in: (root, top_null_is_nil) -> value. */
 static int jdecode_p(lua_State *L) {
   const cJSON *root = lua_touserdata(L, 1);
@@ -878,6 +874,10 @@ static int jdecode_p(lua_State *L) {
   return 1;
 }
 
+/* Decodes s into a value pushed on the stack, its tree held by the jbox b.
+ * Returns 0 (pushing nothing) when s is not JSON.  When s is valid JSON
+ * that cJSON could not parse, its allocator failed: raises "not enough
+ * memory" rather than passing the text off as a non-JSON value. */
 static int jdecode_in(lua_State *L, jbox *b, const char *s, size_t n,
                       int top_null_is_nil) {
   luaL_checkstack(L, 4, "json_decode"); /* before there is a tree to lose */
