@@ -151,12 +151,19 @@ void ldb_flush(lua_State *L, ldb *box) {
 
 /* ---- Db ---------------------------------------------------------------------- */
 
-ldb *ldb_check(lua_State *L, const char *method) {
+/* The box of the Db at 1 (NULL once its box is gone), or raises the misuse
+ * of calling db:method without a Db as self. */
+static ldb *db_self(lua_State *L, const char *method) {
   ldb *box;
   if (!db_at(L, 1, &box))
     lerr_raise(L, NULL, ASSOC_MISUSE,
                "db:%s: expected a Db as self (got %s); call it as db:%s(...)",
                method, luaL_typename(L, 1), method);
+  return box;
+}
+
+ldb *ldb_check(lua_State *L, const char *method) {
+  ldb *box = db_self(L, method);
   if (!box || !box->db) lerr_raise(L, NULL, ASSOC_CLOSED, "database is closed");
   return box;
 }
@@ -180,11 +187,7 @@ static void box_release(ldb *box) {
 }
 
 static int db_close(lua_State *L) {
-  ldb *box;
-  if (!db_at(L, 1, &box))
-    return lerr_raise(L, NULL, ASSOC_MISUSE,
-                      "db:close: expected a Db as self (got %s)",
-                      luaL_typename(L, 1));
+  ldb *box = db_self(L, "close");
   if (box) box_release(box);
   lua_pushnil(L);
   lua_setiuservalue(L, 1, LDB_UV_LOGGER);
@@ -192,11 +195,7 @@ static int db_close(lua_State *L) {
 }
 
 static int db_isclosed(lua_State *L) {
-  ldb *box;
-  if (!db_at(L, 1, &box))
-    return lerr_raise(L, NULL, ASSOC_MISUSE,
-                      "db:isclosed: expected a Db as self (got %s)",
-                      luaL_typename(L, 1));
+  ldb *box = db_self(L, "isclosed");
   lua_pushboolean(L, box == NULL || box->db == NULL);
   return 1;
 }

@@ -248,6 +248,9 @@ describe("open and close", function()
     raises("AssocError", "busyTimeout", core.open, ":memory:", { busyTimeout = -1 })
     raises("AssocError", "logging", core.open, ":memory:", { logging = 1 })
     raises("AssocError", "expected a Db", db.query, {}, "SELECT 1")
+    raises("AssocError", { "db:close: expected a Db", "call it as db:close" }, db.close, 42)
+    raises("AssocError", { "db:isclosed: expected a Db", "call it as db:isclosed" },
+      db.isclosed, {})
   end)
 
   it("raises ConnectionError when the file cannot be opened", function()
